@@ -1,0 +1,1 @@
+"""Command modules: one per command group. They import only click at module level."""

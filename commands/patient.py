@@ -1,0 +1,198 @@
+"""``per patient``: enrol patients and keep their profiles (SPEC §3)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from per_cli.options import app_of, format_option
+
+
+@click.group("patient")
+def cli() -> None:
+    """Enrol patients and keep their profiles.
+
+    A personnummer is accepted in every form (YYMMDD-NNNN, YYYYMMDDNNNN, with + for 100 years or more,
+    samordningsnummer); it is stored as 12 digits and shown as YYYYMMDD-NNNN.
+    """
+
+
+@cli.command("enrol")
+@click.argument("personnummer", required=False)
+@click.option("--first-name", help="First name (förnamn).")
+@click.option("--last-name", help="Last name (efternamn).")
+@click.option("--unit", help="Care unit code; for --file, the unit of rows without one.")
+@click.option("--mobile", help="Mobile number; Swedish by default, stored as E.164 (+46701234567).")
+@click.option("--email", help="E-mail address.")
+@click.option("--pal", help="Responsible physician (PAL).")
+@click.option("--registered-on", metavar="YYYY-MM-DD", help="Registration date. Default: today.")
+@click.option("--comment", help="Free-text comment.")
+@click.option("--file", "file", metavar="FILE|-", help="Enrol every row of a CSV, TSV or XLSX file ('-': stdin).")
+@click.option("--dry-run", is_flag=True, help="With --file: validate everything, change nothing.")
+@click.option("--on-existing", type=click.Choice(["skip", "update", "fail"]), default="skip", show_default=True,
+              help="With --file: what to do with a patient already enrolled.")
+@click.option("--rejects", metavar="FILE", help="With --file: write rejected rows here, plus line and reason.")
+@click.option("--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252).")
+@click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")
+@click.option("--sheet", help="With --file: the XLSX sheet to read (default: the first).")
+@click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
+@format_option()
+@click.pass_context
+def enrol(ctx: click.Context, personnummer: str | None, first_name: str | None, last_name: str | None,
+          unit: str | None, mobile: str | None, email: str | None, pal: str | None, registered_on: str | None,
+          comment: str | None, file: str | None, dry_run: bool, on_existing: str, rejects: str | None,
+          encoding: str | None, delimiter: str | None, sheet: str | None, ignore_unknown_columns: bool,
+          fmt: str) -> None:
+    """Enrol one patient, or every row of a spreadsheet with --file.
+
+    \b
+    Examples:
+      per patient enrol 19121212-1212 --first-name Tolvan --last-name Tolvansson \\
+          --unit NEURO-SU --mobile "070-174 06 05" --email tolvan@example.se
+      per patient enrol --file patienter.csv --unit NEURO-SU --rejects avvisade.csv
+    """
+    app = app_of(ctx)
+    if file is not None:
+        if personnummer or first_name or last_name or mobile or email or pal or registered_on or comment:
+            raise click.UsageError("--file enrols from the file; give no PERSONNUMMER or per-patient options")
+        from per_cli.enrolment.command import run_bulk_enrolment
+
+        run_bulk_enrolment(app, file=file, unit=unit, dry_run=dry_run, on_existing=on_existing,
+                           rejects=rejects, encoding=encoding, delimiter=delimiter, sheet=sheet,
+                           ignore_unknown_columns=ignore_unknown_columns, fmt=fmt)
+        return
+    bulk_only = [n for n, v in (("--dry-run", dry_run), ("--rejects", rejects), ("--encoding", encoding),
+                                ("--delimiter", delimiter), ("--sheet", sheet),
+                                ("--ignore-unknown-columns", ignore_unknown_columns)) if v]
+    if bulk_only:
+        raise click.UsageError(f"{', '.join(bulk_only)} only go with --file")
+    if not personnummer:
+        raise click.UsageError("give a PERSONNUMMER, or --file FILE")
+    for name, value in (("--first-name", first_name), ("--last-name", last_name), ("--unit", unit)):
+        if not value:
+            raise click.UsageError(f"missing option {name}")
+    from per_cli.output import emit
+    from per_cli.patients import enrol_one
+
+    raw = {"personnummer": personnummer, "first_name": first_name, "last_name": last_name, "unit": unit,
+           "mobile": mobile, "email": email, "pal": pal, "registered_on": registered_on, "comment": comment}
+    with app.transaction() as session:
+        record, warnings = enrol_one(session, app.actor, raw)
+    for warning in warnings:
+        app.warn(warning)
+    app.note(f"Enrolled {record['first_name']} {record['last_name']} ({record['personnummer']}) "
+             f"at {record['unit']}.")
+    emit([record], fmt, single=True)
+
+
+@cli.command("show")
+@click.argument("personnummer")
+@format_option()
+@click.pass_context
+def show(ctx: click.Context, personnummer: str, fmt: str) -> None:
+    """Show a patient's profile (the access is audited).
+
+    \b
+    Example:
+      per patient show 1212121212 --format json
+    """
+    from per_cli.output import emit
+    from per_cli.patients import show_patient
+
+    app = app_of(ctx)
+    with app.transaction() as session:
+        record = show_patient(session, app.actor, personnummer)
+    emit([record], fmt, single=True)
+
+
+@cli.command("list")
+@click.option("--unit", help="Only patients of this care unit.")
+@click.option("--search", help="Part of a first name, last name or e-mail address.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@format_option()
+@click.pass_context
+def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, fmt: str) -> None:
+    """List patients (each patient listed is an audited access).
+
+    \b
+    Example:
+      per patient list --unit NEURO-SU --search tolv --format csv
+    """
+    from per_cli.output import emit
+    from per_cli.patients import list_records
+
+    app = app_of(ctx)
+    with app.transaction() as session:
+        records = list_records(session, app.actor, unit_code=unit, search=search, limit=limit)
+    emit(records, fmt, columns=None if fmt != "table" else
+         ["personnummer", "first_name", "last_name", "unit", "mobile", "email", "excluded_on"])
+
+
+@cli.command("edit-profile")
+@click.argument("personnummer")
+@click.option("--mobile", help="New mobile number (with country code, or Swedish).")
+@click.option("--no-mobile", is_flag=True, help="Remove the mobile number.")
+@click.option("--email", help="New e-mail address.")
+@click.option("--no-email", is_flag=True, help="Remove the e-mail address.")
+@click.option("--contact-person", type=click.Choice(["patient", "relative", "other"]),
+              help="Who the contact details belong to.")
+@click.option("--first-name")
+@click.option("--last-name")
+@click.option("--pal", help="Responsible physician (PAL).")
+@click.option("--comment")
+@format_option()
+@click.pass_context
+def edit_profile(ctx: click.Context, personnummer: str, mobile: str | None, no_mobile: bool, email: str | None,
+                 no_email: bool, contact_person: str | None, first_name: str | None, last_name: str | None,
+                 pal: str | None, comment: str | None, fmt: str) -> None:
+    """Change a patient's contact details and base data ("Redigera patientprofil").
+
+    \b
+    Example:
+      per patient edit-profile 191212121212 --mobile +46701740605 --email tolvan@example.se
+    """
+    if mobile is not None and no_mobile:
+        raise click.UsageError("--mobile and --no-mobile contradict each other")
+    if email is not None and no_email:
+        raise click.UsageError("--email and --no-email contradict each other")
+    from per_cli.output import emit
+    from per_cli.patients import ProfileChange
+    from per_cli.patients import edit_profile as edit
+
+    change = ProfileChange(mobile=mobile, clear_mobile=no_mobile, email=email, clear_email=no_email,
+                           contact_person=contact_person, first_name=first_name, last_name=last_name,
+                           pal=pal, comment=comment)
+    if change == ProfileChange():
+        raise click.UsageError("nothing to change: give at least one option")
+    app = app_of(ctx)
+    with app.transaction() as session:
+        record, changed, warnings = edit(session, app.actor, personnummer, change)
+    for warning in warnings:
+        app.warn(warning)
+    app.note(f"Updated {', '.join(changed)}." if changed else "Nothing changed: the profile already says so.")
+    emit([record], fmt, single=True)
+
+
+@cli.command("exclude")
+@click.argument("personnummer")
+@click.option("--on", "on", metavar="YYYY-MM-DD", help="Exclusion date. Default: today.")
+@click.option("--reason", help="Why the patient is excluded.")
+@format_option()
+@click.pass_context
+def exclude(ctx: click.Context, personnummer: str, on: str | None, reason: str | None, fmt: str) -> None:
+    """Exclude a patient from the registry (exclusion date); logins and registrations are then refused.
+
+    \b
+    Example:
+      per patient exclude 191212121212 --on 2026-01-31 --reason "Avböjer medverkan"
+    """
+    from per_cli.output import emit
+    from per_cli.patients import exclude_patient, parse_date
+
+    app = app_of(ctx)
+    when = parse_date(on, "--on") if on else date.today()
+    with app.transaction() as session:
+        record = exclude_patient(session, app.actor, personnummer, when, reason)
+    app.note(f"Excluded {record['personnummer']} on {when.isoformat()}.")
+    emit([record], fmt, single=True)

@@ -1,0 +1,3 @@
+"""per: administration CLI for PER (Patientens egen registrering)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The shared database: engine set-up, typed models, schema checks (migrations live in ``per_cli.migrations``)."""

@@ -1,0 +1,66 @@
+"""Engine construction for the two supported databases.
+
+SQLite: WAL so readers never block the writer, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` so
+that two writers queue on the lock instead of failing later with a stale snapshot. PostgreSQL: psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from per_cli.errors import ConfigError
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as shorthands for the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
+    try:
+        parsed = make_url(normalise_url(url))
+    except Exception:  # sqlalchemy.exc.ArgumentError and friends
+        raise ConfigError("not a database URL (sqlite:///FILE or postgresql+psycopg://…)",
+                          field="--database") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout_ms)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, future=True)
+        except ModuleNotFoundError:
+            raise ConfigError("PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'",
+                              field="--database") from None
+    raise ConfigError(f"unsupported database '{backend}' (use sqlite or postgresql)", field="--database")
+
+
+def _sqlite_engine(parsed: Any, busy_timeout_ms: int) -> Engine:
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

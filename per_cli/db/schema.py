@@ -1,0 +1,77 @@
+"""Schema state: create on first use, refuse an outdated one, upgrade on request (SPEC §4).
+
+The check that runs before every command reads ``alembic_version`` directly and compares it with ``HEAD``, so
+ordinary commands never import Alembic; a test keeps ``HEAD`` equal to the migrations' real head.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from per_cli.errors import PerError, SchemaOutdated
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest migration this program ships (tests/db/test_schema.py keeps it honest).
+HEAD = "0002"
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _is_empty(conn: Connection) -> bool:
+    return not [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def ensure_current(engine: Engine) -> None:
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        empty = revision is None and _is_empty(conn)
+        conn.rollback()
+    if revision == HEAD:
+        return
+    if empty:
+        upgrade(engine)
+        return
+    if revision is None:
+        raise PerError("the database has tables but no per schema version; is it a per database?",
+                       field="database")
+    if revision in _known_revisions():
+        raise SchemaOutdated(f"schema is at revision {revision}, this per needs {HEAD}: run `per db upgrade`",
+                             field="database")
+    raise PerError(f"schema revision {revision} is newer than this per knows; upgrade per", field="database")
+
+
+def _alembic_config() -> Config:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "per_cli:migrations")
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate to ``revision`` under a lock so that two first uses at once do not both create tables."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+        before = current_revision(conn)
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        after = current_revision(conn)
+    return before, after

@@ -1,0 +1,83 @@
+"""One output layer for every command that prints records (sqlite-utils style).
+
+Data goes to stdout in the chosen format; messages go to stderr elsewhere. JSON keys are stable snake_case.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+FORMATS = ("table", "json", "jsonl", "csv", "tsv", "plain")
+
+Record = Mapping[str, Any]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _columns(records: Sequence[Record], columns: Sequence[str] | None) -> list[str]:
+    if columns:
+        return list(columns)
+    seen: dict[str, None] = {}
+    for rec in records:
+        seen.update(dict.fromkeys(rec))
+    return list(seen)
+
+
+def render(records: Sequence[Record], fmt: str = "table", *, columns: Sequence[str] | None = None,
+           single: bool = False) -> str:
+    """Render records; ``single`` prints one record (JSON object, vertical table) instead of a list."""
+    cols = _columns(records, columns)
+    if fmt == "json":
+        payload: Any = dict(records[0]) if single and records else [dict(r) for r in records]
+        return json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(dict(r), ensure_ascii=False, default=_json_default) + "\n" for r in records)
+    if fmt in ("csv", "tsv"):
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerow(cols)
+        for rec in records:
+            writer.writerow([_cell(rec.get(c)) for c in cols])
+        return buf.getvalue()
+    if fmt == "plain":
+        return "".join("\t".join(_cell(rec.get(c)) for c in cols) + "\n" for rec in records)
+    from tabulate import tabulate
+
+    if single and records:
+        rows = [[k, _cell(v)] for k, v in records[0].items() if k in cols]
+        return tabulate(rows, tablefmt="plain") + "\n"
+    if not records:
+        return ""
+    return tabulate([[_cell(r.get(c)) for c in cols] for r in records], headers=cols, tablefmt="simple") + "\n"
+
+
+def emit(records: Sequence[Record], fmt: str = "table", **kwargs: Any) -> None:
+    import sys
+
+    sys.stdout.write(render(records, fmt, **kwargs))
+    sys.stdout.flush()
