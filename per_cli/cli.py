@@ -6,9 +6,8 @@ completed, and those modules import only click at module level: help and TAB com
 
 from __future__ import annotations
 
-import getpass
 import importlib
-import logging
+import os
 from typing import Any
 
 import click
@@ -36,9 +35,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def available_commands() -> dict[str, tuple[str, str]]:
     """The registered groups whose module is present (lets groups land one at a time)."""
-    from importlib.util import find_spec
+    import commands
 
-    return {name: spec for name, spec in COMMANDS.items() if find_spec(spec[0]) is not None}
+    folder = commands.__path__[0]
+    return {name: spec for name, spec in COMMANDS.items()
+            if os.path.exists(os.path.join(folder, spec[0].rpartition(".")[2] + ".py"))}
 
 
 class _Failure(click.ClickException):
@@ -83,6 +84,8 @@ class LazyGroup(click.Group):
 
 
 def _default_actor() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -91,6 +94,8 @@ def _default_actor() -> str:
 
 def _configure_logging(verbosity: int) -> None:
     """``-v`` shows technical logs on stderr; they never carry secrets or personnummer (see audit rules)."""
+    import logging
+
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("per: %(levelname)s %(name)s: %(message)s"))

@@ -1,0 +1,1 @@
+"""Credentials: patient and care giver passwords, one-time codes, sessions."""
