@@ -20,14 +20,38 @@ def _count(db_url: str, table: str) -> int:
 
 
 def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, db_url: str) -> None:
-    result = per(*enrol_args("19121212-1212", "--mobile", "070-174 06 05", "--email", "Tolvan.Tolvansson@TOLV.se",
-                             "--pal", "Dr. Berg", "--registered-on", "2012-05-07"), "--format", "json")
+    result = per(
+        *enrol_args(
+            "19121212-1212",
+            "--mobile",
+            "070-174 06 05",
+            "--email",
+            "Tolvan.Tolvansson@TOLV.se",
+            "--pal",
+            "Dr. Berg",
+            "--registered-on",
+            "2012-05-07",
+        ),
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "personnummer": "19121212-1212", "first_name": "Tolvan", "last_name": "Tolvansson", "unit": "NEURO-SU",
-        "mobile": "+46701740605", "mobile_type": "mobile", "email": "Tolvan.Tolvansson@tolv.se",
-        "contact_person": "patient", "pal": "Dr. Berg", "comment": None, "registered_on": "2012-05-07",
-        "excluded_on": None, "exclusion_reason": None, "password_sent_to": None, "password_sent_at": None,
+        "personnummer": "19121212-1212",
+        "first_name": "Tolvan",
+        "last_name": "Tolvansson",
+        "unit": "NEURO-SU",
+        "mobile": "+46701740605",
+        "mobile_type": "mobile",
+        "email": "Tolvan.Tolvansson@tolv.se",
+        "contact_person": "patient",
+        "pal": "Dr. Berg",
+        "comment": None,
+        "registered_on": "2012-05-07",
+        "excluded_on": None,
+        "exclusion_reason": None,
+        "password_sent_to": None,
+        "password_sent_at": None,
     }
     assert result.stderr == "Enrolled Tolvan Tolvansson (19121212-1212) at NEURO-SU.\n"
     events = json.loads(per("audit", "list", "--format", "json").stdout)
@@ -36,8 +60,9 @@ def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, d
     ]
 
 
-@pytest.mark.parametrize("form", ["19121212-1212", "191212121212", "121212+1212", " 1912 1212-1212 ", "1212121212",
-                                  "121212-1212"])
+@pytest.mark.parametrize(
+    "form", ["19121212-1212", "191212121212", "121212+1212", " 1912 1212-1212 ", "1212121212", "121212-1212"]
+)
 def test_enrolling_again_under_any_form_is_refused(per: RunPer, tolvan: str, form: str, db_url: str) -> None:
     result = per(*enrol_args(form))
     assert result.exit_code == 1
@@ -114,13 +139,17 @@ def test_ten_digits_matching_two_patients_asks_for_twelve(per: RunPer, unit: str
     assert per(*enrol_args("201212121212")).exit_code == 0
     result = per("patient", "show", "1212121212")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: personnummer: these 10 digits match more than one patient; "
-                             "give all 12 digits (YYYYMMDD-NNNN)\n")
+    assert result.stderr == (
+        "Error: personnummer: these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)\n"
+    )
 
 
 def test_show_unknown_patient(per: RunPer, unit: str) -> None:
     result = per("patient", "show", TOLVAN)
-    assert (result.exit_code, result.stderr) == (1, "Error: personnummer: no patient with this personnummer is enrolled\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: personnummer: no patient with this personnummer is enrolled\n",
+    )
 
 
 def test_show_table_output_is_exact(per: RunPer, tolvan: str) -> None:
@@ -148,14 +177,21 @@ def test_list_in_every_format(per: RunPer, tolvan: str, fmt: str) -> None:
         assert [json.loads(line)["personnummer"] for line in out.splitlines()] == ["19121212-1212", "19701063-2391"]
     elif fmt in ("csv", "tsv"):
         sep = "," if fmt == "csv" else "\t"
-        header, first, second = out.splitlines()
+        header, first, _second = out.splitlines()
         assert header.split(sep)[:3] == ["personnummer", "first_name", "last_name"]
         assert first.split(sep)[:3] == ["19121212-1212", "Tolvan", "Tolvansson"]
     elif fmt == "plain":
         assert out.splitlines()[0].split("\t")[:2] == ["19121212-1212", "Tolvan"]
     else:
-        assert out.splitlines()[0].split() == ["personnummer", "first_name", "last_name", "unit", "mobile", "email",
-                                               "excluded_on"]
+        assert out.splitlines()[0].split() == [
+            "personnummer",
+            "first_name",
+            "last_name",
+            "unit",
+            "mobile",
+            "email",
+            "excluded_on",
+        ]
 
 
 def test_list_filters_and_audits_each_patient_shown(per: RunPer, tolvan: str) -> None:
@@ -169,8 +205,18 @@ def test_list_filters_and_audits_each_patient_shown(per: RunPer, tolvan: str) ->
 
 
 def test_edit_profile_changes_contact_details(per: RunPer, tolvan: str) -> None:
-    result = per("patient", "edit-profile", TOLVAN, "--mobile", "+46 70 174 06 99", "--no-email",
-                 "--contact-person", "relative", "--format", "json")
+    result = per(
+        "patient",
+        "edit-profile",
+        TOLVAN,
+        "--mobile",
+        "+46 70 174 06 99",
+        "--no-email",
+        "--contact-person",
+        "relative",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     assert (record["mobile"], record["email"], record["contact_person"]) == ("+46701740699", None, "relative")
@@ -188,10 +234,13 @@ def test_edit_profile_bad_mobile_changes_nothing(per: RunPer, tolvan: str) -> No
     assert shown["email"] == "tolvan.tolvansson@tolv.se"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "nothing to change: give at least one option"),
-    (["--mobile", "0701740605", "--no-mobile"], "--mobile and --no-mobile contradict each other"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "nothing to change: give at least one option"),
+        (["--mobile", "0701740605", "--no-mobile"], "--mobile and --no-mobile contradict each other"),
+    ],
+)
 def test_edit_profile_usage_errors(per: RunPer, tolvan: str, args: list[str], message: str) -> None:
     result = per("patient", "edit-profile", TOLVAN, *args)
     assert result.exit_code == 2 and f"Error: {message}" in result.stderr

@@ -1,0 +1,43 @@
+"""E-mail addresses: syntax check and normalisation with email-validator, never a DNS look-up (SPEC §2).
+
+Leading and trailing whitespace is dropped (spreadsheet cells and copy-paste carry it); whitespace inside
+is an error. The result is the library's ``normalized`` form: domain lowercased and in Unicode (IDNA
+decoded), local part kept as typed, since only the receiving server may interpret its case.
+
+Results are memoised per input: validation costs about 30 µs, and bulk files repeat addresses (a relative
+who is the contact for several patients, re-runs of the same file).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+
+from per_cli.errors import InvalidInput
+
+
+def normalise_email(text: str, *, field: str = "email") -> str:
+    """The normalised address for ``text``; raise ``InvalidInput`` with the library's reason if invalid."""
+    normalised, reason = _check(text.strip())
+    if reason:
+        raise InvalidInput(reason, field=field)
+    return normalised
+
+
+@lru_cache(maxsize=8192)
+def _check(address: str) -> tuple[str, str]:
+    """``(normalised, "")`` or ``("", reason)``; a tuple because exceptions cannot be cached."""
+    if not address:
+        return "", "is empty"
+    try:
+        return validate_email(address, check_deliverability=False).normalized, ""
+    except EmailNotValidError as exc:
+        return "", _one_line(str(exc))
+
+
+def _one_line(message: str) -> str:
+    """The library's sentence as a clause in ``field: reason``: one line, lower-case start, no full stop."""
+    message = " ".join(message.split()).rstrip(".")
+    first_word = message.split(" ", 1)[0]
+    return message if first_word[1:].isupper() else message[:1].lower() + message[1:]  # keep "IDNA …"

@@ -1,0 +1,65 @@
+"""E-mail addresses: syntax only (no DNS), normalised by email-validator."""
+
+from __future__ import annotations
+
+import pytest
+
+from per_cli.errors import InvalidInput
+from per_cli.identity import normalise_email
+
+
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ("tolvan.tolvansson@tolv.se", "tolvan.tolvansson@tolv.se"),
+        ("Tolvan.Tolvansson@TOLV.SE", "Tolvan.Tolvansson@tolv.se"),  # local part is the server's business
+        (" tolvan@tolv.se ", "tolvan@tolv.se"),
+        ("\u00a0tolvan@tolv.se\t", "tolvan@tolv.se"),
+        ("tolvan+per@tolv.se", "tolvan+per@tolv.se"),
+        ("åsa.öberg@tolv.se", "åsa.öberg@tolv.se"),
+        ("tolvan@RÄKSMÖRGÅS.se", "tolvan@räksmörgås.se"),
+        ("tolvan@xn--rksmrgs-5wao1o.se", "tolvan@räksmörgås.se"),  # IDNA decoded
+        ("tolvan@example.com", "tolvan@example.com"),  # no DNS: reserved example domains pass
+    ],
+)
+def test_valid_addresses_are_normalised(text: str, normalised: str) -> None:
+    assert normalise_email(text) == normalised
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("tolvan@", "there must be something after the @-sign"),
+        ("tolvan", "an email address must have an @-sign"),
+        ("tolvan.tolv.se", "an email address must have an @-sign"),
+        ("tol van@tolv.se", "the email address contains invalid characters before the @-sign: SPACE"),
+        ("tolvan@tolv .se", "the part after the @-sign contains invalid characters: SPACE"),
+        ("tolvan@tolv..se", "an email address cannot have two periods in a row"),
+        ("tolvan@localhost", "the part after the @-sign is not valid. It should have a period"),
+        (
+            "Tolvan <tolvan@tolv.se>",
+            "a display name and angle brackets around the email address are not permitted here",
+        ),
+        ("", "is empty"),
+        ("   ", "is empty"),
+    ],
+)
+def test_invalid_addresses_say_why(text: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalise_email(text)
+    assert caught.value.field == "email"
+    assert caught.value.message == reason
+
+
+def test_reason_is_one_line_and_field_is_the_callers() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalise_email("tolvan@tolv.se\nBcc: x@y.se", field="contact_email")
+    assert caught.value.field == "contact_email"
+    assert "\n" not in caught.value.message
+
+
+def test_repeated_input_gives_the_same_answer() -> None:
+    assert normalise_email("Tolvan@TOLV.se") == normalise_email("Tolvan@TOLV.se") == "Tolvan@tolv.se"
+    for _ in range(2):
+        with pytest.raises(InvalidInput):
+            normalise_email("tolvan@")
