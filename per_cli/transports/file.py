@@ -1,0 +1,78 @@
+"""``file:///ABS/DIR``: each message becomes one JSON file ``{channel, to, subject, body, sent_at}``.
+
+For tests and CI: ``login otp --code-from-outbox`` reads the code back from here. Files are written to a
+hidden temporary name and renamed, so a reader never sees half a message; names sort by send time and
+are unique across processes. Files are mode 0600: they hold passwords and codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from per_cli.transports.base import DeliveryResult, Message, Transport
+from per_cli.transports.url import BadURL, TransportURL, is_loopback
+
+
+class FileTransport(Transport):
+    scheme = "file"
+    channel = "both"
+    params = frozenset()
+
+    def __init__(self, url: TransportURL, *, default_from: str | None = None) -> None:
+        super().__init__(url, default_from=default_from)
+        if url.host and not is_loopback(url.host):
+            raise BadURL("host", "file URLs name a local directory: file:///ABS/DIR (three slashes)")
+        if url.user or url.password or url.port:
+            raise BadURL("url", "file URLs take no user, password or port: file:///ABS/DIR")
+        if not url.path or not os.path.isabs(url.path):
+            raise BadURL("path", "must be an absolute directory: file:///ABS/DIR")
+        self.directory = Path(url.path)
+
+    def deliver(self, message: Message) -> DeliveryResult:
+        now = datetime.now(UTC)
+        name = f"{now:%Y%m%dT%H%M%S.%fZ}-{message.channel}-{uuid.uuid4().hex[:12]}.json"
+        record = {
+            "channel": message.channel,
+            "to": message.to,
+            "subject": message.subject,
+            "body": message.body,
+            "sent_at": now.isoformat(timespec="microseconds"),
+        }
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_atomically(self.directory / name, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+        except OSError as exc:
+            return DeliveryResult.failed(f"cannot write to {self.directory}: {exc.strerror or exc}")
+        return DeliveryResult.sent(name.removesuffix(".json"), path=str(self.directory / name))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_outbox(directory: Path | str) -> Iterator[dict[str, Any]]:
+    """The messages in a ``file://`` directory, oldest first (what ``--code-from-outbox`` needs)."""
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            record["file"] = str(path)
+            yield record
