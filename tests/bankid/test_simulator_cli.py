@@ -1,0 +1,70 @@
+"""``per bankid simulator`` as CI runs it: a separate process, a listening line, a config file, Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from per_cli.bankid.client import client_from_config
+
+from .conftest import OTHER_PNR, PNR
+
+RUN = "import sys; from commands.bankid import cli; sys.exit(cli(prog_name='per bankid'))"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN, "simulator", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_runs_until_interrupted_and_writes_a_usable_config(tmp_path: Path, stop: signal.Signals) -> None:
+    state = tmp_path / "state"
+    proc = _start("--state-dir", str(state), "--polls", "0", "--person", f"{OTHER_PNR}=userCancel")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert re.fullmatch(r"listening on https://127\.0\.0\.1:\d+/rp/v6\.0/\n", line), line
+        config = tomllib.loads((state / "per.toml").read_text())["bankid"]
+        assert config["base_url"] == line.split()[-1]
+        assert "password" not in (state / "per.toml").read_text().split("#")[0]
+        with client_from_config(config, {}) as client:
+            assert client.collect(client.auth(PNR, "127.0.0.1").order_ref).status == "complete"
+            assert client.collect(client.auth(OTHER_PNR, "127.0.0.1").order_ref).hint_code == "userCancel"
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out == "" and "Traceback" not in err
+    assert f"config: {state / 'per.toml'}" in err
+
+
+def test_bad_person_is_a_usage_error() -> None:
+    from commands.bankid import cli
+
+    result = CliRunner().invoke(cli, ["simulator", "--person", "12345=complete"])
+    assert result.exit_code == 2
+    assert "12-digit" in result.stderr
+    result = CliRunner().invoke(cli, ["simulator", "--person", f"{PNR}=nonsense"])
+    assert result.exit_code == 2 and "unknown scenario" in result.stderr
+
+
+def test_command_module_imports_only_click() -> None:
+    heavy = ("httpx", "cryptography", "segno", "per_cli.bankid.simulator", "ssl")
+    code = f"import sys, commands.bankid; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
