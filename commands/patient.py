@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import click
 
@@ -30,8 +31,13 @@ def cli() -> None:
 @click.option("--comment", help="Free-text comment.")
 @click.option("--file", "file", metavar="FILE|-", help="Enrol every row of a CSV, TSV or XLSX file ('-': stdin).")
 @click.option("--dry-run", is_flag=True, help="With --file: validate everything, change nothing.")
-@click.option("--on-existing", type=click.Choice(["skip", "update", "fail"]), default="skip", show_default=True,
-              help="With --file: what to do with a patient already enrolled.")
+@click.option(
+    "--on-existing",
+    type=click.Choice(["skip", "update", "fail"]),
+    default="skip",
+    show_default=True,
+    help="With --file: what to do with a patient already enrolled.",
+)
 @click.option("--rejects", metavar="FILE", help="With --file: write rejected rows here, plus line and reason.")
 @click.option("--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252).")
 @click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")
@@ -39,11 +45,27 @@ def cli() -> None:
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
 @format_option()
 @click.pass_context
-def enrol(ctx: click.Context, personnummer: str | None, first_name: str | None, last_name: str | None,
-          unit: str | None, mobile: str | None, email: str | None, pal: str | None, registered_on: str | None,
-          comment: str | None, file: str | None, dry_run: bool, on_existing: str, rejects: str | None,
-          encoding: str | None, delimiter: str | None, sheet: str | None, ignore_unknown_columns: bool,
-          fmt: str) -> None:
+def enrol(
+    ctx: click.Context,
+    personnummer: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    unit: str | None,
+    mobile: str | None,
+    email: str | None,
+    pal: str | None,
+    registered_on: str | None,
+    comment: str | None,
+    file: str | None,
+    dry_run: bool,
+    on_existing: str,
+    rejects: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    ignore_unknown_columns: bool,
+    fmt: str,
+) -> None:
     """Enrol one patient, or every row of a spreadsheet with --file.
 
     \b
@@ -56,15 +78,31 @@ def enrol(ctx: click.Context, personnummer: str | None, first_name: str | None, 
     if file is not None:
         if personnummer or first_name or last_name or mobile or email or pal or registered_on or comment:
             raise click.UsageError("--file enrols from the file; give no PERSONNUMMER or per-patient options")
-        from per_cli.enrolment.command import run_bulk_enrolment
-
-        run_bulk_enrolment(app, file=file, unit=unit, dry_run=dry_run, on_existing=on_existing,
-                           rejects=rejects, encoding=encoding, delimiter=delimiter, sheet=sheet,
-                           ignore_unknown_columns=ignore_unknown_columns, fmt=fmt)
+        options = {
+            "file": file,
+            "unit": unit,
+            "dry_run": dry_run,
+            "on_existing": on_existing,
+            "rejects": rejects,
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "sheet": sheet,
+            "ignore_unknown_columns": ignore_unknown_columns,
+        }
+        _enrol_file(app, options, fmt)
         return
-    bulk_only = [n for n, v in (("--dry-run", dry_run), ("--rejects", rejects), ("--encoding", encoding),
-                                ("--delimiter", delimiter), ("--sheet", sheet),
-                                ("--ignore-unknown-columns", ignore_unknown_columns)) if v]
+    bulk_only = [
+        n
+        for n, v in (
+            ("--dry-run", dry_run),
+            ("--rejects", rejects),
+            ("--encoding", encoding),
+            ("--delimiter", delimiter),
+            ("--sheet", sheet),
+            ("--ignore-unknown-columns", ignore_unknown_columns),
+        )
+        if v
+    ]
     if bulk_only:
         raise click.UsageError(f"{', '.join(bulk_only)} only go with --file")
     if not personnummer:
@@ -75,15 +113,65 @@ def enrol(ctx: click.Context, personnummer: str | None, first_name: str | None, 
     from per_cli.output import emit
     from per_cli.patients import enrol_one
 
-    raw = {"personnummer": personnummer, "first_name": first_name, "last_name": last_name, "unit": unit,
-           "mobile": mobile, "email": email, "pal": pal, "registered_on": registered_on, "comment": comment}
+    raw = {
+        "personnummer": personnummer,
+        "first_name": first_name,
+        "last_name": last_name,
+        "unit": unit,
+        "mobile": mobile,
+        "email": email,
+        "pal": pal,
+        "registered_on": registered_on,
+        "comment": comment,
+    }
     with app.transaction() as session:
         record, warnings = enrol_one(session, app.actor, raw)
     for warning in warnings:
         app.warn(warning)
-    app.note(f"Enrolled {record['first_name']} {record['last_name']} ({record['personnummer']}) "
-             f"at {record['unit']}.")
+    app.note(f"Enrolled {record['first_name']} {record['last_name']} ({record['personnummer']}) at {record['unit']}.")
     emit([record], fmt, single=True)
+
+
+_MAX_REJECT_LINES = 20
+
+
+def _enrol_file(app: Any, args: dict[str, Any], fmt: str) -> None:
+    """Run a bulk enrolment (``args``: the fields of ``BulkOptions``) and render rows, progress and summary."""
+    from per_cli.enrolment.bulk import BulkOptions, Summary, enrol_file
+    from per_cli.errors import PartialFailure
+    from per_cli.output import emit
+    from per_cli.progress import Progress
+
+    progress = Progress("enrolling")
+    shown = 0
+
+    def on_reject(line: int, reason: str) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= _MAX_REJECT_LINES:
+            progress.done()
+            click.echo(f"line {line}: {reason}", err=True)
+
+    def on_warning(line: int, warning: str) -> None:
+        app.warn(f"line {line}: {warning}")
+
+    def on_progress(summary: Summary) -> None:
+        progress.update(f"{summary.read:,} rows read, {summary.created:,} created, {summary.rejected:,} rejected")
+
+    summary = enrol_file(app, BulkOptions(**args), on_reject=on_reject, on_warning=on_warning, on_progress=on_progress)
+    progress.done()
+    if shown > _MAX_REJECT_LINES:
+        where = f"all are in {args['rejects']}" if args.get("rejects") else "use --rejects FILE to get them all"
+        click.echo(f"… and {shown - _MAX_REJECT_LINES} more rejected rows ({where})", err=True)
+    record = summary.as_record()
+    if fmt == "table":
+        emit([{k: record[k] for k in ("read", "created", "updated", "unchanged", "rejected")}], fmt)
+        if summary.dry_run:
+            click.echo("(dry run: nothing was changed)", err=True)
+    else:
+        emit([record], fmt, single=True)
+    if summary.rejected:
+        raise PartialFailure(f"{summary.rejected} of {summary.read} rows were rejected")
 
 
 @cli.command("show")
@@ -125,8 +213,13 @@ def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, 
     app = app_of(ctx)
     with app.transaction() as session:
         records = list_records(session, app.actor, unit_code=unit, search=search, limit=limit)
-    emit(records, fmt, columns=None if fmt != "table" else
-         ["personnummer", "first_name", "last_name", "unit", "mobile", "email", "excluded_on"])
+    emit(
+        records,
+        fmt,
+        columns=None
+        if fmt != "table"
+        else ["personnummer", "first_name", "last_name", "unit", "mobile", "email", "excluded_on"],
+    )
 
 
 @cli.command("edit-profile")
@@ -135,17 +228,29 @@ def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, 
 @click.option("--no-mobile", is_flag=True, help="Remove the mobile number.")
 @click.option("--email", help="New e-mail address.")
 @click.option("--no-email", is_flag=True, help="Remove the e-mail address.")
-@click.option("--contact-person", type=click.Choice(["patient", "relative", "other"]),
-              help="Who the contact details belong to.")
+@click.option(
+    "--contact-person", type=click.Choice(["patient", "relative", "other"]), help="Who the contact details belong to."
+)
 @click.option("--first-name")
 @click.option("--last-name")
 @click.option("--pal", help="Responsible physician (PAL).")
 @click.option("--comment")
 @format_option()
 @click.pass_context
-def edit_profile(ctx: click.Context, personnummer: str, mobile: str | None, no_mobile: bool, email: str | None,
-                 no_email: bool, contact_person: str | None, first_name: str | None, last_name: str | None,
-                 pal: str | None, comment: str | None, fmt: str) -> None:
+def edit_profile(
+    ctx: click.Context,
+    personnummer: str,
+    mobile: str | None,
+    no_mobile: bool,
+    email: str | None,
+    no_email: bool,
+    contact_person: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    pal: str | None,
+    comment: str | None,
+    fmt: str,
+) -> None:
     """Change a patient's contact details and base data ("Redigera patientprofil").
 
     \b
@@ -160,9 +265,17 @@ def edit_profile(ctx: click.Context, personnummer: str, mobile: str | None, no_m
     from per_cli.patients import ProfileChange
     from per_cli.patients import edit_profile as edit
 
-    change = ProfileChange(mobile=mobile, clear_mobile=no_mobile, email=email, clear_email=no_email,
-                           contact_person=contact_person, first_name=first_name, last_name=last_name,
-                           pal=pal, comment=comment)
+    change = ProfileChange(
+        mobile=mobile,
+        clear_mobile=no_mobile,
+        email=email,
+        clear_email=no_email,
+        contact_person=contact_person,
+        first_name=first_name,
+        last_name=last_name,
+        pal=pal,
+        comment=comment,
+    )
     if change == ProfileChange():
         raise click.UsageError("nothing to change: give at least one option")
     app = app_of(ctx)

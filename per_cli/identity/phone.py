@@ -36,6 +36,9 @@ WRONG_LENGTH = "has the wrong number of digits for its country"
 LOCAL_ONLY = "is a local number; include the area code"
 NOT_IN_PLAN = "is not a valid number in the numbering plan of {region} (+{code})"
 
+#: Swedish mobile numbers in their common clean forms; phonenumbers' SE metadata types ``7[023689]\d{7}`` mobile.
+#: Bulk files are almost all of this shape, and the full parser costs ~40 µs a number; tests check agreement.
+_SE_MOBILE = re.compile(r"(?:\+46|0046|0)(7[023689]\d{7})")
 _SCIENTIFIC = re.compile(r"[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+")
 _NOT_ALLOWED = re.compile(r"[^0-9+\-().\s/\u2010-\u2014\u2212]")
 _PARSE_ERRORS = {
@@ -87,6 +90,8 @@ def parse_phone(text: str, *, field: str = "mobile", region: str = "SE") -> Phon
     compact = "".join(text.split())
     if not compact:
         raise InvalidInput(EMPTY, field=field)
+    if region == "SE" and (fast := _SE_MOBILE.fullmatch(compact.replace("-", ""))):
+        return PhoneNumber("+46" + fast.group(1), "mobile")
     if _NOT_ALLOWED.search(compact):
         reason = SCIENTIFIC if _SCIENTIFIC.fullmatch(compact) else BAD_CHARACTERS
         raise InvalidInput(reason, field=field)

@@ -146,3 +146,32 @@ def test_importing_the_package_does_not_import_phonenumbers_or_email_validator()
         "assert 'phonenumbers' in sys.modules and 'email_validator' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- the fast path for clean Swedish mobile numbers must agree with phonenumbers exactly ---
+
+import phonenumbers  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from per_cli.identity.phone import _SE_MOBILE  # noqa: E402
+
+
+@settings(max_examples=3000, deadline=None)
+@given(prefix=st.sampled_from(["+46", "0046", "0", "+460", "46", ""]), second=st.integers(0, 9),
+       rest=st.text("0123456789", min_size=6, max_size=9), dashes=st.booleans())
+def test_fast_path_agrees_with_phonenumbers(prefix: str, second: int, rest: str, dashes: bool) -> None:
+    text = f"{prefix}7{second}{'-' if dashes else ''}{rest}"
+    match = _SE_MOBILE.fullmatch(text.replace("-", ""))
+    if match is None:
+        return
+    number = phonenumbers.parse(text, "SE")
+    assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+    assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+46" + match.group(1)
+
+
+def test_every_mobile_series_of_the_metadata_is_covered_or_falls_back() -> None:
+    for second in range(10):
+        number = phonenumbers.parse(f"07{second}1740605", "SE")
+        is_mobile = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+        assert bool(_SE_MOBILE.fullmatch(f"07{second}1740605")) == is_mobile, second

@@ -1,0 +1,1 @@
+"""Bulk enrolment from registry spreadsheets (``per patient enrol --file``)."""
