@@ -34,11 +34,7 @@ class App:
     @property
     def resolved_database_url(self) -> str:
         """Option or ``PER_DATABASE_URL`` (resolved by click), else ``[database] url``, else the default."""
-        return (
-            self.database_url
-            or self.config.get_str("database", "url")
-            or default_database_url()
-        )
+        return self.database_url or self.config.get_str("database", "url") or default_database_url()
 
     @cached_property
     def engine(self) -> Engine:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
-from per_cli.db.models import AuditEvent, utcnow
+from per_cli.db.models import AuditEvent, table_of, utcnow
 
 GENESIS = "0" * 64
 _TAIL_KEY = "per_audit_tail"
@@ -108,6 +108,6 @@ def record_many(session: Session, events: Iterable[Event]) -> int:
         )
         prev = digest
     if rows:  # Core insert: the ORM's bulk path costs more than the hashing on large batches
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+        session.connection().execute(insert(table_of(AuditEvent)), rows)
         session.info[_TAIL_KEY] = prev
     return len(rows)

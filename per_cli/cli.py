@@ -38,8 +38,11 @@ def available_commands() -> dict[str, tuple[str, str]]:
     import commands
 
     folder = commands.__path__[0]
-    return {name: spec for name, spec in COMMANDS.items()
-            if os.path.exists(os.path.join(folder, spec[0].rpartition(".")[2] + ".py"))}
+    return {
+        name: spec
+        for name, spec in COMMANDS.items()
+        if os.path.exists(os.path.join(folder, spec[0].rpartition(".")[2] + ".py"))
+    }
 
 
 class _Failure(click.ClickException):
@@ -110,18 +113,34 @@ def _configure_logging(verbosity: int) -> None:
     lazy=available_commands(),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.option("--database", "database", envvar="PER_DATABASE_URL", metavar="URL",
-              help="Database URL (sqlite:///FILE or postgresql+psycopg://…). Env: PER_DATABASE_URL.")
-@click.option("--config", "config_file", envvar="PER_CONFIG", metavar="FILE",
-              type=click.Path(dir_okay=False), help="TOML config file. Env: PER_CONFIG.")
-@click.option("--actor", envvar="PER_ACTOR", metavar="NAME",
-              help="Who is acting, for the audit log. Env: PER_ACTOR. Default: your login name.")
+@click.option(
+    "--database",
+    "database",
+    envvar="PER_DATABASE_URL",
+    metavar="URL",
+    help="Database URL (sqlite:///FILE or postgresql+psycopg://…). Env: PER_DATABASE_URL.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    envvar="PER_CONFIG",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="TOML config file. Env: PER_CONFIG.",
+)
+@click.option(
+    "--actor",
+    envvar="PER_ACTOR",
+    metavar="NAME",
+    help="Who is acting, for the audit log. Env: PER_ACTOR. Default: your login name.",
+)
 @click.option("-v", "--verbose", count=True, help="Show technical logs on stderr (-vv for more).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.version_option(__version__, "--version", prog_name="per")
 @click.pass_context
-def cli(ctx: click.Context, database: str | None, config_file: str | None, actor: str | None,
-        verbose: int, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, database: str | None, config_file: str | None, actor: str | None, verbose: int, quiet: bool
+) -> None:
     """Administer PER, the patients' own registration in a Swedish quality registry.
 
     Enrol patients, keep their contact details, send passwords by SMS and e-mail, and test the
@@ -143,8 +162,7 @@ def cli(ctx: click.Context, database: str | None, config_file: str | None, actor
         config = load_config(config_file)
     except PerError as exc:
         raise _Failure(str(exc), exc.exit_code) from None
-    ctx.obj = App(config=config, actor=actor or _default_actor(), database_url=database or None,
-                  verbosity=verbosity)
+    ctx.obj = App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
     ctx.call_on_close(ctx.obj.close)
 
 

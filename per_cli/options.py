@@ -11,10 +11,15 @@ from per_cli.output import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def format_option(default: str = "table") -> Callable[[F], F]:
     """``--format``, the same choices everywhere records are printed."""
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=default,
+        show_default=True,
         help="Output format for records on stdout.",
     )
 

@@ -48,8 +48,9 @@ def _columns(records: Sequence[Record], columns: Sequence[str] | None) -> list[s
     return list(seen)
 
 
-def render(records: Sequence[Record], fmt: str = "table", *, columns: Sequence[str] | None = None,
-           single: bool = False) -> str:
+def render(
+    records: Sequence[Record], fmt: str = "table", *, columns: Sequence[str] | None = None, single: bool = False
+) -> str:
     """Render records; ``single`` prints one record (JSON object, vertical table) instead of a list."""
     cols = _columns(records, columns)
     if fmt == "json":

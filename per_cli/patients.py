@@ -93,13 +93,16 @@ def parse_mobile(value: str, fld: str = "mobile") -> tuple[PhoneNumber, str | No
     number = parse_phone(value, field=fld)
     warning = None
     if not number.is_mobile:
-        warning = (f"{fld}: {number.e164} is a {number.number_type.replace('_', ' ')} number, not a mobile; "
-                   "stored, but SMS to it will be refused")
+        warning = (
+            f"{fld}: {number.e164} is a {number.number_type.replace('_', ' ')} number, not a mobile; "
+            "stored, but SMS to it will be refused"
+        )
     return number, warning
 
 
-def validate_patient(raw: Mapping[str, str | None], *, default_unit: str | None = None,
-                     today: date | None = None) -> PatientData:
+def validate_patient(
+    raw: Mapping[str, str | None], *, default_unit: str | None = None, today: date | None = None
+) -> PatientData:
     """Validate one enrolment, as typed or as read from a spreadsheet row; raises on the first bad field."""
     from per_cli.units import validate_code
 
@@ -154,8 +157,7 @@ def find_patient(session: Session, text: str, *, fld: str = "personnummer") -> P
     if not matches:
         raise NotFound("no patient with this personnummer is enrolled", field=fld)
     if len(matches) > 1:
-        raise Conflict("these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)",
-                       field=fld)
+        raise Conflict("these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)", field=fld)
     return matches[0]
 
 
@@ -290,8 +292,9 @@ def load_with_unit(session: Session, patient: Patient) -> tuple[str, PatientCred
     return unit_code, credential
 
 
-def list_patients(session: Session, *, unit: CareUnit | None, search: str | None,
-                  limit: int) -> list[tuple[Patient, str]]:
+def list_patients(
+    session: Session, *, unit: CareUnit | None, search: str | None, limit: int
+) -> list[tuple[Patient, str]]:
     query = select(Patient, CareUnit.code).join(CareUnit, CareUnit.id == Patient.unit_id)
     if unit is not None:
         query = query.where(Patient.unit_id == unit.id)
@@ -299,9 +302,13 @@ def list_patients(session: Session, *, unit: CareUnit | None, search: str | None
         like = f"%{search.strip().lower()}%"
         from sqlalchemy import func
 
-        query = query.where(or_(func.lower(Patient.first_name).like(like),
-                                func.lower(Patient.last_name).like(like),
-                                Patient.email.like(like)))
+        query = query.where(
+            or_(
+                func.lower(Patient.first_name).like(like),
+                func.lower(Patient.last_name).like(like),
+                Patient.email.like(like),
+            )
+        )
     query = query.order_by(Patient.last_name, Patient.first_name, Patient.personnummer).limit(limit)
     return [(p, code) for p, code in session.execute(query).tuples()]
 
@@ -309,12 +316,19 @@ def list_patients(session: Session, *, unit: CareUnit | None, search: str | None
 # --- use cases: each reads or changes patient data and writes its audit event in the same transaction ---
 
 
-def _audit(session: Session, actor: str, action: str, patient: Patient, unit_code: str,
-           details: Mapping[str, Any] | None = None) -> None:
+def _audit(
+    session: Session,
+    actor: str,
+    action: str,
+    patient: Patient,
+    unit_code: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
     from per_cli.audit import Event, record
 
-    record(session, Event(actor=actor, action=action, patient_id=patient.id, unit_code=unit_code,
-                          details=details or {}))
+    record(
+        session, Event(actor=actor, action=action, patient_id=patient.id, unit_code=unit_code, details=details or {})
+    )
 
 
 def enrol_one(session: Session, actor: str, raw: Mapping[str, str | None]) -> tuple[dict[str, Any], list[str]]:
@@ -334,8 +348,9 @@ def show_patient(session: Session, actor: str, text: str) -> dict[str, Any]:
     return patient_record(patient, unit_code, credential)
 
 
-def edit_profile(session: Session, actor: str, text: str,
-                 change: ProfileChange) -> tuple[dict[str, Any], list[str], list[str]]:
+def edit_profile(
+    session: Session, actor: str, text: str, change: ProfileChange
+) -> tuple[dict[str, Any], list[str], list[str]]:
     values, warnings = validate_change(change)
     patient = find_patient(session, text)
     changed = apply_change(patient, values)
@@ -352,13 +367,15 @@ def exclude_patient(session: Session, actor: str, text: str, on: date, reason: s
     return patient_record(patient, unit_code, credential)
 
 
-def list_records(session: Session, actor: str, *, unit_code: str | None, search: str | None,
-                 limit: int) -> list[dict[str, Any]]:
+def list_records(
+    session: Session, actor: str, *, unit_code: str | None, search: str | None, limit: int
+) -> list[dict[str, Any]]:
     from per_cli.audit import Event, record_many
     from per_cli.units import get_unit
 
     unit = get_unit(session, unit_code, field="--unit") if unit_code else None
     rows = list_patients(session, unit=unit, search=search, limit=limit)
-    record_many(session, [Event(actor=actor, action="patient.list", patient_id=p.id, unit_code=code)
-                          for p, code in rows])
+    record_many(
+        session, [Event(actor=actor, action="patient.list", patient_id=p.id, unit_code=code) for p, code in rows]
+    )
     return [patient_record(p, code) for p, code in rows]

@@ -16,8 +16,9 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 def validate_code(code: str, *, field: str = "unit") -> str:
     code = code.strip()
     if not _CODE.match(code):
-        raise InvalidInput("must be 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit",
-                           field=field)
+        raise InvalidInput(
+            "must be 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit", field=field
+        )
     return code.upper()
 
 
@@ -42,9 +43,7 @@ def get_unit(session: Session, code: str, *, field: str = "unit") -> CareUnit:
 
 
 def list_units(session: Session) -> list[dict[str, object]]:
-    counts = dict(
-        session.execute(select(Patient.unit_id, func.count()).group_by(Patient.unit_id)).tuples().all()
-    )
+    counts = dict(session.execute(select(Patient.unit_id, func.count()).group_by(Patient.unit_id)).tuples().all())
     return [
         {"code": u.code, "name": u.name, "patients": counts.get(u.id, 0), "created_at": u.created_at}
         for u in session.execute(select(CareUnit).order_by(CareUnit.code)).scalars()

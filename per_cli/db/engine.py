@@ -19,7 +19,7 @@ def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` as shorthands for the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -27,8 +27,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except Exception:  # sqlalchemy.exc.ArgumentError and friends
-        raise ConfigError("not a database URL (sqlite:///FILE or postgresql+psycopg://…)",
-                          field="--database") from None
+        raise ConfigError("not a database URL (sqlite:///FILE or postgresql+psycopg://…)", field="--database") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, busy_timeout_ms)
@@ -38,8 +37,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
         try:
             return create_engine(parsed, future=True)
         except ModuleNotFoundError:
-            raise ConfigError("PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'",
-                              field="--database") from None
+            raise ConfigError(
+                "PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'", field="--database"
+            ) from None
     raise ConfigError(f"unsupported database '{backend}' (use sqlite or postgresql)", field="--database")
 
 

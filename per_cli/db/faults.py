@@ -17,6 +17,7 @@ def translate_db_errors() -> Iterator[None]:
     except exc.OperationalError as error:
         text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         if "locked" in text or "busy" in text:
-            raise PerError("database is locked by another writer; nothing was changed, try again",
-                           field="database") from None
+            raise PerError(
+                "database is locked by another writer; nothing was changed, try again", field="database"
+            ) from None
         raise PerError(f"cannot use the database: {text}", field="database") from None

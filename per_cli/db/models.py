@@ -7,7 +7,7 @@ only as hashes: passwords as Argon2id, one-time codes and session tokens as keye
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -47,7 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 NAMING = {
@@ -196,6 +198,11 @@ class RegistrationPart(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, typed as such (for the Core inserts of bulk paths)."""
+    return cast(Table, model.__table__)
+
+
 class AuditEvent(Base):
     """One access to or change of patient data, chained to the previous event by ``prev_hash``."""
 
@@ -214,3 +221,16 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditAnchor(Base):
+    """What a lawful prune removed: the retained chain now starts from ``chain_from``, not from GENESIS."""
+
+    __tablename__ = "audit_anchor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed: Mapped[int] = mapped_column(Integer)
+    last_removed_id: Mapped[int] = mapped_column(Integer)
+    chain_from: Mapped[str] = mapped_column(String(64))

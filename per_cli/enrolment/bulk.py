@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select, update
 
 from per_cli.audit import Event, record_many
-from per_cli.db.models import CareUnit, Patient, utcnow
+from per_cli.db.models import CareUnit, Patient, table_of, utcnow
 from per_cli.enrolment.rows import RowResult, validate_rows
 from per_cli.errors import InvalidInput
 from per_cli.patients import PatientData, new_patient
@@ -135,7 +135,7 @@ def _units(app: App) -> dict[str, int]:
 def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
     if not candidates:
         return {}
-    table = Patient.__table__
+    table = table_of(Patient)
     rows = conn.execute(select(table).where(table.c.personnummer.in_(sorted(candidates)))).mappings()
     return {row["personnummer"]: row for row in rows}
 
@@ -265,16 +265,16 @@ def _insert(conn: Connection, inserts: list[tuple[int, dict[str, Any]]], summary
     if not inserts:
         return []
     inserts.sort(key=lambda item: item[1]["personnummer"])
-    table = Patient.__table__
+    table = table_of(Patient)
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["personnummer"])
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["personnummer"])
-        .returning(table.c.id, table.c.personnummer, table.c.unit_id)
-    )
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["personnummer"])
+    stmt = stmt.returning(table.c.id, table.c.personnummer, table.c.unit_id)
     created = {row.personnummer: row for row in conn.execute(stmt, [values for _, values in inserts])}
     summary.created += len(created)
     summary.unchanged += len(inserts) - len(created)  # enrolled meanwhile by a concurrent run
@@ -297,7 +297,7 @@ def _update(
 ) -> list[Event]:
     if not updates:
         return []
-    table = Patient.__table__
+    table = table_of(Patient)
     codes = _unit_codes(conn)
     now = utcnow()
     events = []
