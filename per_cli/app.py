@@ -60,9 +60,10 @@ class App:
 
         from per_cli.db.faults import translate_db_errors
 
-        self.ensure_schema()
-        with translate_db_errors(), Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        with translate_db_errors():
+            self.ensure_schema()
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
 
     def close(self) -> None:
         """Release pooled connections when the command ends (the root group registers this)."""

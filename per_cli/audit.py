@@ -68,16 +68,22 @@ def _forget_tail(session: Session, *_args: Any) -> None:
     session.info.pop(_TAIL_KEY, None)
 
 
-def _tail(session: Session) -> str:
+# Registered once for every Session: any transaction or savepoint ending (commit or rollback) drops the cached
+# tail, so an event is never chained to a row that a rolled-back savepoint took away.
+event.listen(Session, "after_transaction_end", _forget_tail)
+
+_TAIL = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+
+
+def chain_tail(session: Session) -> str:
+    """The hash new events chain from, taking the chain's writer lock first (held until the transaction ends)."""
     cached = session.info.get(_TAIL_KEY)
     if cached is not None:
         return str(cached)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    if not event.contains(session, "after_commit", _forget_tail):
-        event.listen(session, "after_commit", _forget_tail)
-        event.listen(session, "after_rollback", _forget_tail)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = conn.execute(_TAIL).scalar()
     return last or GENESIS
 
 
@@ -87,7 +93,7 @@ def record(session: Session, ev: Event) -> None:
 
 def record_many(session: Session, events: Iterable[Event]) -> int:
     """Append events to the chain in one statement; returns how many were written."""
-    prev = _tail(session)
+    prev = chain_tail(session)
     rows: list[dict[str, Any]] = []
     for ev in events:
         at = utcnow()

@@ -40,7 +40,10 @@ def parse_moment(text: str, fld: str, *, end: bool = False) -> datetime:
 
 
 def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEvent, str | None]], int | None]:
-    query = select(AuditEvent, Patient.personnummer).outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+    # an outer join: the personnummer is None for events without a patient
+    query: Select[tuple[AuditEvent, str | None]] = select(  # type: ignore[assignment]
+        AuditEvent, Patient.personnummer
+    ).outerjoin(Patient, Patient.id == AuditEvent.patient_id)
     patient_id = None
     if flt.patient:
         patient_id = find_patient(session, flt.patient, fld="--patient").id
@@ -78,6 +81,7 @@ def list_events(session: Session, actor: str, flt: AuditFilter, *, limit: int | 
         query = query.limit(limit)
     records: Sequence[dict[str, Any]] = [event_record(ev, pnr) for ev, pnr in session.execute(query).tuples()]
     if patient_id is not None:
-        record(session, Event(actor=actor, action="audit.list", patient_id=patient_id,
-                              details={"events": len(records)}))
+        record(
+            session, Event(actor=actor, action="audit.list", patient_id=patient_id, details={"events": len(records)})
+        )
     return list(records)

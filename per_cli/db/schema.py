@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration this program ships (tests/db/test_schema.py keeps it honest).
-HEAD = "0002"
+HEAD = "0003"
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -46,11 +46,11 @@ def ensure_current(engine: Engine) -> None:
         upgrade(engine)
         return
     if revision is None:
-        raise PerError("the database has tables but no per schema version; is it a per database?",
-                       field="database")
+        raise PerError("the database has tables but no per schema version; is it a per database?", field="database")
     if revision in _known_revisions():
-        raise SchemaOutdated(f"schema is at revision {revision}, this per needs {HEAD}: run `per db upgrade`",
-                             field="database")
+        raise SchemaOutdated(
+            f"schema is at revision {revision}, this per needs {HEAD}: run `per db upgrade`", field="database"
+        )
     raise PerError(f"schema revision {revision} is newer than this per knows; upgrade per", field="database")
 
 

@@ -43,16 +43,14 @@ def test_outdated_schema_stops_every_command_naming_db_upgrade(per: RunPer, db_u
     engine.dispose()
     result = per("unit", "list")
     assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: database: schema is at revision 0001, this per needs 0002: run `per db upgrade`\n"
-    )
+    assert result.stderr == ("Error: database: schema is at revision 0001, this per needs 0003: run `per db upgrade`\n")
     current = per("db", "current")
-    assert (current.exit_code, current.stdout) == (1, "0001 (this per needs 0002)\n")
+    assert (current.exit_code, current.stdout) == (1, "0001 (this per needs 0003)\n")
     upgraded = per("db", "upgrade")
-    assert (upgraded.exit_code, upgraded.stdout) == (0, "Upgraded from 0001 to revision 0002.\n")
+    assert (upgraded.exit_code, upgraded.stdout) == (0, "Upgraded from 0001 to revision 0003.\n")
     assert per("unit", "list").exit_code == 0
-    assert per("db", "current").stdout == "0002 (current)\n"
-    assert per("db", "upgrade").stdout == "Already at revision 0002.\n"
+    assert per("db", "current").stdout == "0003 (current)\n"
+    assert per("db", "upgrade").stdout == "Already at revision 0003.\n"
 
 
 def test_a_newer_schema_is_refused(per: RunPer, db_url: str) -> None:

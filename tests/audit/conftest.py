@@ -1,0 +1,20 @@
+"""Fixtures for the access-log tests: an engine on the test's database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from per_cli.db import schema
+from per_cli.db.engine import make_engine
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """The same database the `per` fixtures use, migrated to the current schema."""
+    eng = make_engine(db_url)
+    schema.upgrade(eng)
+    yield eng
+    eng.dispose()

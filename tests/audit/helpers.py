@@ -1,0 +1,78 @@
+"""Helpers for the access-log tests: write chained events in-process, tamper with rows by plain SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from per_cli.audit import Event, record_many
+from per_cli.db.models import AuditEvent
+
+TABLE = cast(Table, AuditEvent.__table__)
+CONTENT = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
+
+
+def write(engine: Engine, events: Iterable[Event], *, per_transaction: int = 1) -> None:
+    """Append events through the production writer, ``per_transaction`` per transaction."""
+    pending = list(events)
+    for start in range(0, len(pending), per_transaction):
+        with Session(engine) as session, session.begin():
+            record_many(session, pending[start : start + per_transaction])
+
+
+def shows(count: int, *, patient_id: int | None = 1, actor: str = "tester", **kwargs: Any) -> list[Event]:
+    return [
+        Event(actor=actor, action="patient.show", patient_id=patient_id, unit_code="NEURO-SU", **kwargs)
+        for _ in range(count)
+    ]
+
+
+@contextmanager
+def frozen_clock(monkeypatch: pytest.MonkeyPatch, *moments: datetime) -> Iterator[None]:
+    """The audit writer sees these moments, one per event, in order."""
+    remaining = list(moments)
+    with monkeypatch.context() as patch:
+        patch.setattr("per_cli.audit.utcnow", lambda: remaining.pop(0))
+        yield
+    assert not remaining, "unused moments"
+
+
+def ids(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(TABLE)).scalar_one())
+
+
+def row(engine: Engine, event_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        found = conn.execute(select(*(TABLE.c[c] for c in CONTENT)).where(TABLE.c.id == event_id)).one()
+    return dict(found._mapping)
+
+
+def set_columns(engine: Engine, event_id: int, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(TABLE).where(TABLE.c.id == event_id).values(**values))
+
+
+def remove(engine: Engine, event_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(TABLE).where(TABLE.c.id == event_id))
+
+
+def swap(engine: Engine, a: int, b: int) -> None:
+    """Exchange everything but the ids of two events (a reorder), past the unique index on ``hash``."""
+    first, second = row(engine, a), row(engine, b)
+    with engine.begin() as conn:
+        conn.execute(update(TABLE).where(TABLE.c.id == b).values(hash="x" * 64))
+        conn.execute(update(TABLE).where(TABLE.c.id == a).values(**second))
+        conn.execute(update(TABLE).where(TABLE.c.id == b).values(**first))
