@@ -1,0 +1,284 @@
+"""Login sessions: a 256-bit random token shown once, stored as its SHA-256 digest, with idle and absolute expiry.
+
+A plain (unkeyed) SHA-256 is enough for the token, unlike for one-time codes: 256 random bits cannot be
+guessed from the digest. ``expires_at`` holds the absolute end (``[sessions] absolute_hours``, 12); the idle
+end is ``last_seen_at + [sessions] idle_minutes`` (30), computed with the current config when the token is
+used, so shortening the idle time takes effect at once. Using a session (``resolve_session`` with
+``touch=True``) moves ``last_seen_at``; showing or listing it does not.
+
+Every failure to resolve a token is the same ``AuthDenied`` ("unknown, expired or ended"), so a guess learns
+nothing; the caller audits the real reason, which :class:`SessionDenied` carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from per_cli.db.models import Caregiver, CareUnit, LoginSession, Patient, utcnow
+from per_cli.errors import AuthDenied, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from per_cli.config import Config
+
+METHODS = ("otp", "proxy", "bankid")
+SESSION_DENIED = "session denied: the session token is unknown, expired or ended; log in again"
+
+
+class SessionDenied(AuthDenied):
+    """A token that does not name a usable session; ``reason`` is for the audit log, never for the user."""
+
+    def __init__(self, reason: str, login_session: LoginSession | None = None) -> None:
+        super().__init__(SESSION_DENIED)
+        self.reason = reason
+        self.login_session = login_session
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    idle_minutes: int = 30
+    absolute_hours: int = 12
+
+    @classmethod
+    def from_config(cls, config: Config) -> SessionSettings:
+        return cls(
+            idle_minutes=config.get_int("sessions", "idle_minutes", cls.idle_minutes, lo=1, hi=24 * 60),
+            absolute_hours=config.get_int("sessions", "absolute_hours", cls.absolute_hours, lo=1, hi=24 * 30),
+        )
+
+    def expires(self, login_session: LoginSession) -> datetime:
+        """When the session ends if nobody uses it again: the earlier of the idle and the absolute end."""
+        return min(login_session.expires_at, login_session.last_seen_at + timedelta(minutes=self.idle_minutes))
+
+    def status(self, login_session: LoginSession, now: datetime) -> str:
+        if login_session.revoked_at is not None:
+            return "revoked"
+        return "active" if now < self.expires(login_session) else "expired"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def create_session(
+    session: Session,
+    patient: Patient,
+    method: str,
+    settings: SessionSettings,
+    *,
+    caregiver: Caregiver | None = None,
+    challenge_id: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, LoginSession]:
+    """A new session for ``patient``; returns the token (show it once, store it nowhere) and the row.
+
+    ``challenge_id`` is unique in the table: a one-time code can never open two sessions, even if the
+    conditional consume in ``logins`` were bypassed (the flush raises ``IntegrityError``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown login method {method!r}")
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    row = LoginSession(
+        token_hash=token_digest(token),
+        patient_id=patient.id,
+        method=method,
+        caregiver_id=caregiver.id if caregiver else None,
+        challenge_id=challenge_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.absolute_hours),
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def find_session(session: Session, token: str) -> LoginSession | None:
+    if not token.strip():
+        raise InvalidInput("is empty", field="session token")
+    return session.execute(select(LoginSession).where(LoginSession.token_hash == token_digest(token))).scalar()
+
+
+def resolve_session(
+    session: Session, token: str, settings: SessionSettings, *, touch: bool = True, now: datetime | None = None
+) -> LoginSession:
+    """The active session a token names, for commands that act as the logged-in patient
+    (``registration new --session``, ``password change``); raises :class:`SessionDenied` (exit 4) otherwise.
+
+    With ``touch`` the idle clock restarts. The patient's exclusion is the caller's check.
+    """
+    now = now or utcnow()
+    row = find_session(session, token)
+    if row is None:
+        raise SessionDenied("unknown_session")
+    status = settings.status(row, now)
+    if status != "active":
+        raise SessionDenied(f"session_{status}", row)
+    if touch:
+        session.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now))
+        row.last_seen_at = now
+    return row
+
+
+def revoke(session: Session, login_session: LoginSession, now: datetime | None = None) -> bool:
+    """End one session; False when it had already ended."""
+    if login_session.revoked_at is not None:
+        return False
+    login_session.revoked_at = now or utcnow()
+    session.flush()
+    return True
+
+
+def revoke_patient_sessions(
+    session: Session, patient_id: int, *, except_id: int | None = None, now: datetime | None = None
+) -> int:
+    """End every session of a patient that has not been ended (``except_id`` stays); returns how many."""
+    query = update(LoginSession).where(LoginSession.patient_id == patient_id, LoginSession.revoked_at.is_(None))
+    if except_id is not None:
+        query = query.where(LoginSession.id != except_id)
+    return int(session.execute(query.values(revoked_at=now or utcnow())).rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_caregiver_sessions(session: Session, caregiver_id: int, now: datetime | None = None) -> int:
+    """End every proxy session a care giver opened (when the account is disabled)."""
+    query = update(LoginSession).where(LoginSession.caregiver_id == caregiver_id, LoginSession.revoked_at.is_(None))
+    return int(session.execute(query.values(revoked_at=now or utcnow())).rowcount)  # type: ignore[attr-defined]
+
+
+def session_record(
+    session: Session, row: LoginSession, settings: SessionSettings, now: datetime | None = None
+) -> dict[str, Any]:
+    """A session as printed: who, how, proxied by whom, since, until; never the token or its digest."""
+    from per_cli.patients import display_pnr
+
+    now = now or utcnow()
+    patient = session.get(Patient, row.patient_id)
+    assert patient is not None
+    unit_code = session.execute(select(CareUnit.code).where(CareUnit.id == patient.unit_id)).scalar_one()
+    caregiver = session.get(Caregiver, row.caregiver_id) if row.caregiver_id else None
+    return {
+        "id": row.id,
+        "patient": display_pnr(patient.personnummer),
+        "name": f"{patient.first_name} {patient.last_name}",
+        "unit": unit_code,
+        "method": row.method,
+        "proxy_by": caregiver.username if caregiver else None,
+        "since": row.created_at,
+        "last_seen_at": row.last_seen_at,
+        "expires_at": settings.expires(row),
+        "status": settings.status(row, now),
+        "revoked_at": row.revoked_at,
+    }
+
+
+# --- use cases for ``per session``: each audits the patient data it shows or changes ---
+
+
+def _audit(
+    session: Session,
+    actor: str,
+    action: str,
+    rows: list[tuple[LoginSession, str]],
+    details: dict[str, Any] | None = None,
+) -> None:
+    from per_cli.audit import Event, record_many
+
+    record_many(
+        session,
+        [
+            Event(
+                actor=actor,
+                action=action,
+                patient_id=row.patient_id,
+                unit_code=unit,
+                details={"session_id": row.id, **(details or {})},
+            )
+            for row, unit in rows
+        ],
+    )
+
+
+def _by_token(session: Session, token: str) -> LoginSession:
+    row = find_session(session, token)
+    if row is None:
+        raise NotFound("no session has this token", field="session token")
+    return row
+
+
+def show_session(session: Session, config: Config, actor: str, token: str) -> dict[str, Any]:
+    """Who the session is for, how it was opened (and by which care giver), since and until when."""
+    settings = SessionSettings.from_config(config)
+    row = _by_token(session, token)
+    rec = session_record(session, row, settings)
+    _audit(session, actor, "session.show", [(row, rec["unit"])])
+    return rec
+
+
+def list_sessions(
+    session: Session, config: Config, actor: str, *, pnr_text: str | None, include_ended: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Active sessions (``include_ended`` also expired and revoked), newest first."""
+    from per_cli.patients import find_patient
+
+    settings = SessionSettings.from_config(config)
+    now = utcnow()
+    query = select(LoginSession).order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+    if pnr_text is not None:
+        query = query.where(LoginSession.patient_id == find_patient(session, pnr_text, fld="--patient").id)
+    if not include_ended:
+        query = query.where(LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
+    records: list[dict[str, Any]] = []
+    shown: list[tuple[LoginSession, str]] = []
+    for row in session.execute(query).scalars():
+        rec = session_record(session, row, settings, now)
+        if include_ended or rec["status"] == "active":
+            records.append(rec)
+            shown.append((row, rec["unit"]))
+        if len(records) >= limit:
+            break
+    _audit(session, actor, "session.list", shown)
+    return records
+
+
+def revoke_sessions(
+    session: Session,
+    config: Config,
+    actor: str,
+    *,
+    token: str | None = None,
+    session_id: int | None = None,
+    pnr_text: str | None = None,
+) -> list[dict[str, Any]]:
+    """End one session (by token or id) or every session of a patient; returns the sessions ended now."""
+    from per_cli.patients import find_patient
+
+    settings = SessionSettings.from_config(config)
+    now = utcnow()
+    if token is not None:
+        rows = [_by_token(session, token)]
+    elif session_id is not None:
+        found = session.get(LoginSession, session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id}; see `per session list`", field="--id")
+        rows = [found]
+    elif pnr_text is not None:
+        patient = find_patient(session, pnr_text, fld="--patient")
+        rows = list(
+            session.execute(
+                select(LoginSession).where(LoginSession.patient_id == patient.id, LoginSession.revoked_at.is_(None))
+            ).scalars()
+        )
+    else:
+        raise ValueError("revoke_sessions needs a token, an id or a patient")
+    ended = [row for row in rows if revoke(session, row, now)]
+    records = [session_record(session, row, settings, now) for row in ended]
+    _audit(session, actor, "session.revoke", [(row, rec["unit"]) for row, rec in zip(ended, records, strict=True)])
+    return records
