@@ -1,0 +1,233 @@
+"""``per password``: patients' passwords."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from per_cli.options import app_of, format_option
+
+
+@click.group("password")
+def cli() -> None:
+    """Patients' passwords: staff send new ones; the patient changes their own.
+
+    Passwords never travel on the command line: a hidden prompt or --password-stdin.
+    """
+
+
+@cli.command("change")
+@click.argument("personnummer")
+@click.option(
+    "--session",
+    "token",
+    required=True,
+    envvar="PER_SESSION",
+    metavar="TOKEN",
+    help="The patient's own login session. Env: PER_SESSION.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read three lines from stdin: the old password, the new one, the new one again.",
+)
+@format_option()
+@click.pass_context
+def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bool, fmt: str) -> None:
+    """The patient's own password change ("Min profil"), in their own session.
+
+    The new password has at least 8 characters (config [passwords] min_length_patient) and is not a common
+    password. The must-change mark is cleared and the patient's other sessions end.
+
+    \b
+    Example:
+      per password change 191212121212 --session "$TOKEN"
+      printf '%s\\n%s\\n%s\\n' "$OLD" "$NEW" "$NEW" | PER_SESSION="$TOKEN" \\
+          per password change 191212121212 --password-stdin
+    """
+    from per_cli.credentials.entry import prompt_secret, stdin_lines
+    from per_cli.output import emit
+    from per_cli.password_change import change_password
+
+    app = app_of(ctx)
+    if password_stdin:
+        old, new, again = stdin_lines(3, what="the old password, the new one and the new one again")
+        if new != again:
+            raise click.UsageError("the new password and its repetition differ")
+    else:
+        old = prompt_secret("Old password")
+        new = prompt_secret("New password", confirm=True)
+    record = change_password(app, personnummer, token, old, new)
+    ended = record["sessions_ended"]
+    app.note(f"Password changed for {record['patient']}." + (f" {ended} other session(s) ended." if ended else ""))
+    emit([record], fmt, single=True)
+
+
+# --- ``password send`` (issue 4): staff send a new password by SMS and/or e-mail ---
+
+if TYPE_CHECKING:
+    from per_cli.password_delivery.single import VerifyCaller
+
+_MAX_FAILURE_LINES = 20
+
+
+@cli.command("send")
+@click.argument("personnummer", required=False)
+@click.option("--sms", is_flag=True, help="Send by SMS to the mobile number on the patient's profile.")
+@click.option("--email", is_flag=True, help="Send by e-mail to the address on the patient's profile.")
+@click.option(
+    "--file",
+    "file",
+    metavar="FILE|-",
+    help="Send to every patient in a list: one personnummer per line, or a CSV/TSV/XLSX file with a "
+    "personnummer column ('-': stdin).",
+)
+@click.option("--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252).")
+@click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")
+@click.option("--sheet", help="With --file: the XLSX sheet to read (default: the first).")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="With --file: threads that hash passwords (default: one per core)."
+)
+@click.option(
+    "--verify-caller",
+    is_flag=True,
+    help="First confirm with BankID (a phone identification the patient approves in the app) that the caller "
+    "is the patient; send nothing unless it completes.",
+)
+@format_option()
+@click.pass_context
+def send(
+    ctx: click.Context,
+    personnummer: str | None,
+    sms: bool,
+    email: bool,
+    file: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    workers: int | None,
+    verify_caller: bool,
+    fmt: str,
+) -> None:
+    """Send a patient a new password by SMS, e-mail or both ("Skicka nytt lösenord").
+
+    The password is random (12 characters without look-alikes such as 0/O and 1/l), stored only as an
+    Argon2id hash, and must be changed by the patient after logging in. The text is Swedish, or English with
+    [messages] language = "en"; it never contains the personnummer. The confirmation names the recipients
+    and the time, as the profile shows them.
+
+    Exit 0: sent on every channel. 3: sent on some; the report names the others. 1: nothing was sent (the
+    old password still works), or refused before anything changed: no mobile or a fixed-line number for
+    --sms, no e-mail address for --email, unknown or excluded patient.
+
+    With --file, every patient in the list gets a password: a result per patient on stdout, a summary on
+    stderr, exit 3 if any patient did not get one on every channel.
+
+    \b
+    Examples:
+      per password send 19121212-1212 --sms --email
+      per password send 191212121212 --email --format json
+      per password send 191212121212 --sms --verify-caller   # the patient is on the phone
+      per password send --file patienter.xlsx --sms --email --format csv > resultat.csv
+    """
+    app = app_of(ctx)
+    channels = [name for name, chosen in (("sms", sms), ("email", email)) if chosen]
+    if not channels:
+        raise click.UsageError("choose where to send the password: --sms, --email or both")
+    if verify_caller and file is not None:
+        raise click.UsageError("--verify-caller checks one caller on the phone; it does not go with --file")
+    if file is not None:
+        if personnummer is not None:
+            raise click.UsageError("give a PERSONNUMMER or --file FILE, not both")
+        _send_file(app, file, channels, fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, workers=workers)
+        return
+    given = [flag for flag, value in (("--encoding", encoding), ("--delimiter", delimiter), ("--sheet", sheet),
+                                      ("--workers", workers)) if value is not None]  # fmt: skip
+    if given:
+        raise click.UsageError(f"{', '.join(given)} only go with --file")
+    if personnummer is None:
+        raise click.UsageError("give the patient's PERSONNUMMER, or --file FILE")
+    check = None
+    if verify_caller:
+        from per_cli.bankid_login import caller_check
+
+        check = caller_check(app, on_message=app.note)
+    send_one(app, personnummer, channels, fmt, verify_caller=check)
+
+
+def send_one(
+    app: Any, personnummer: str, channels: list[str], fmt: str, *, verify_caller: VerifyCaller | None = None
+) -> None:
+    """Send, print the confirmation (table) or the per-channel report, then exit 0, 3 or 1.
+
+    ``verify_caller`` is the hook for ``--verify-caller`` (BankID): it is passed to ``send_password``, which calls
+    it after the contacts are checked and before a password is made (``password_delivery.single.VerifyCaller``).
+    """
+    from per_cli.output import emit
+    from per_cli.password_delivery.single import outcome_error, send_password
+
+    delivery = send_password(app, personnummer, channels, verify_caller=verify_caller, warn=app.warn)
+    record = delivery.record()
+    if fmt == "table":
+        if delivery.sent_at is not None:
+            click.echo(f"Password sent to {delivery.sent_to} at {delivery.sent_at.astimezone():%Y-%m-%d %H:%M:%S}")
+    elif fmt in ("json", "jsonl"):
+        emit([record], fmt, single=True)
+    else:
+        rows = [{"personnummer": record["personnummer"], "sent_at": record["sent_at"], **channel}
+                for channel in record["channels"]]  # fmt: skip
+        emit(rows, fmt)
+    error = outcome_error(delivery)
+    if error is not None:
+        raise error
+
+
+def _send_file(app: Any, file: str, channels: list[str], fmt: str, **options: Any) -> None:
+    """Run a bulk send: failures on stderr as they happen, a result per patient on stdout, the summary last."""
+    from per_cli.errors import DeliveryFailed, PartialFailure
+    from per_cli.output import emit
+    from per_cli.password_delivery.bulk import BulkOptions, BulkSummary, RowResult, send_file
+    from per_cli.progress import Progress
+
+    progress = Progress("sending passwords")
+    results: list[RowResult] = []
+    shown = 0
+
+    def on_result(result: RowResult) -> None:
+        nonlocal shown
+        if fmt == "jsonl":
+            emit([result.record()], fmt)
+        else:
+            results.append(result)
+        if result.status != "sent" and app.verbosity >= 0:
+            shown += 1
+            if shown <= _MAX_FAILURE_LINES:
+                progress.done()
+                click.echo(f"line {result.line}: {result.personnummer}: {result.status}: {result.error}", err=True)
+
+    def on_progress(summary: BulkSummary) -> None:
+        progress.update(f"{summary.rows:,} patients, {summary.sent:,} sent, {summary.unsuccessful:,} not")
+
+    summary = send_file(app, BulkOptions(file=file, channels=tuple(channels), **options), on_result=on_result,
+                        on_progress=on_progress, warn=app.warn)  # fmt: skip
+    progress.done()
+    if shown > _MAX_FAILURE_LINES:
+        click.echo(f"… and {shown - _MAX_FAILURE_LINES} more patients without a password on every channel "
+                   "(see the results)", err=True)  # fmt: skip
+    results.sort(key=lambda r: r.line)
+    if fmt == "json":
+        emit([r.record() for r in results], fmt)
+    elif fmt == "table":
+        emit([r.flat() for r in results], fmt, columns=("line", "personnummer", "status", "sent_to", "sent_at",
+                                                        "error"))  # fmt: skip
+    elif fmt != "jsonl":
+        emit([r.flat() for r in results], fmt)
+    app.note(f"Summary: {summary.text()}")
+    if summary.stopped:
+        app.warn(summary.stopped)
+    if summary.rows and not (summary.sent or summary.partial):
+        raise DeliveryFailed(f"no password was sent to any of the {summary.rows:,} patients in the list")
+    if summary.unsuccessful:
+        raise PartialFailure(f"{summary.unsuccessful:,} of {summary.rows:,} patients did not get a password on "
+                             "every channel")  # fmt: skip
