@@ -28,10 +28,12 @@ LOG_LINE = re.compile(r"^per: (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 @dataclass
 class Context:
-    """What a flow may need: the outbox of the ``file://`` transports, and the secrets seen so far."""
+    """What a flow may need: the outbox of the ``file://`` transports, the secrets seen so far, and values
+    (a password, a session token) that later flows type in."""
 
     outbox: Path
     secrets: set[str] = field(default_factory=set)
+    values: dict[str, str] = field(default_factory=dict)
 
 
 def outbox_messages(ctx: Context) -> Iterator[dict[str, str]]:
@@ -53,11 +55,42 @@ def printed(key: str) -> Callable[[Run, Context], Iterable[str]]:
 @dataclass(frozen=True)
 class Flow:
     name: str
-    args: tuple[str, ...]
-    stdin: str | None = None
+    args: tuple[str, ...] | Callable[[Context], tuple[str, ...]]
+    stdin: str | Callable[[Context], str] | None = None
     exit_code: int = 0
     #: secrets this flow revealed (on stdout, in the outbox …): they must not be in any technical log line
     secrets: Callable[[Run, Context], Iterable[str]] | None = None
+
+    def argv(self, ctx: Context) -> tuple[str, ...]:
+        return self.args(ctx) if callable(self.args) else self.args
+
+    def input(self, ctx: Context) -> str | None:
+        return self.stdin(ctx) if callable(self.stdin) else self.stdin
+
+
+CAREGIVER_PASSWORD = "Vårdgivare-Lösen-2026"
+NEW_PASSWORD = "Mitt-eget-nya-lösen-77"
+
+
+def sent_password(run: Run, ctx: Context) -> Iterable[str]:
+    """The password `password send` put in the SMS (``… PER: PASSWORD``), remembered for the login flows."""
+    for message in outbox_messages(ctx):
+        match = re.search(r"PER: (\S+)", message["body"]) if message["channel"] == "sms" else None
+        if match:
+            ctx.values["password"] = match.group(1)
+    return [ctx.values["password"]]
+
+
+def remember_token(run: Run, ctx: Context) -> Iterable[str]:
+    token = json.loads(run.stdout)["token"]
+    ctx.values["token"] = token
+    return [token]
+
+
+def otp_codes(run: Run, ctx: Context) -> Iterable[str]:
+    """Every one-time code in the outbox (6 digits after the text) and the session token printed."""
+    codes = [m for message in outbox_messages(ctx) for m in re.findall(r"\b\d{6}\b", message["body"])]
+    return [*codes, *remember_token(run, ctx)]
 
 
 def _flows() -> list[Flow]:
@@ -104,9 +137,68 @@ def _flows() -> list[Flow]:
         Flow("audit extract", ("audit", "extract", "19121212-1212", "--language", "en")),
         Flow("audit review", ("audit", "review", "--sample", "3", "--seed", "1")),
         Flow("audit verify", ("audit", "verify")),
-        # append here: password send, login otp / proxy / bankid, session, registration …, e.g.
-        # Flow("login otp", ("login", "otp", TOLVAN, "--password-stdin", "--code-from-outbox", "--format", "json"),
-        #      stdin=PASSWORD, secrets=printed("token")); outbox_messages(ctx) yields what was sent
+        Flow(
+            "password send", ("password", "send", TOLVAN, "--sms", "--email", "--format", "json"), secrets=sent_password
+        ),
+        Flow(
+            "login otp, wrong password",
+            ("login", "otp", TOLVAN, "--password-stdin", "--code-from-outbox"),
+            stdin="fel-lösenord-123\n",
+            exit_code=4,
+        ),
+        Flow(
+            "login otp",
+            ("login", "otp", "1212121212", "--password-stdin", "--code-from-outbox", "--format", "json"),
+            stdin=lambda ctx: ctx.values["password"] + "\n",
+            secrets=otp_codes,
+        ),
+        Flow("session show", lambda ctx: ("session", "show", ctx.values["token"], "--format", "json")),
+        Flow("session list", ("session", "list", "--patient", TOLVAN)),
+        Flow(
+            "registration new",
+            lambda ctx: (
+                "registration",
+                "new",
+                TOLVAN,
+                "--scales",
+                "MSIS-29,EQ-5D-5L",
+                "--session",
+                ctx.values["token"],
+            ),
+        ),
+        Flow(
+            "registration answer", ("registration", "answer", "1", "--scale", "EQ-5D-5L", "--answers", "1,2,3,4,5,80")
+        ),
+        Flow("registration show", ("registration", "show", "1", "--format", "json")),
+        Flow("registration export", ("registration", "export", "--format", "csv")),
+        Flow(
+            "password change",
+            lambda ctx: ("password", "change", TOLVAN, "--session", ctx.values["token"], "--password-stdin"),
+            stdin=lambda ctx: f"{ctx.values['password']}\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+            secrets=lambda run, ctx: [NEW_PASSWORD],
+        ),
+        Flow(
+            "caregiver add",
+            ("caregiver", "add", "anna", "--unit", "NEURO-SU", "--name", "Anna Berg", "--password-stdin"),
+            stdin=CAREGIVER_PASSWORD + "\n",
+            secrets=lambda run, ctx: [CAREGIVER_PASSWORD],
+        ),
+        Flow(
+            "login proxy, wrong password",
+            ("login", "proxy", TOLVAN, "--user", "anna", "--password-stdin"),
+            stdin="inte-rätt-lösen-99\n",
+            exit_code=4,
+        ),
+        Flow(
+            "login proxy",
+            ("login", "proxy", TOLVAN, "--user", "anna", "--password-stdin", "--format", "json"),
+            stdin=CAREGIVER_PASSWORD + "\n",
+            secrets=remember_token,
+        ),
+        Flow("login bankid", ("login", "bankid", TOLVAN, "--no-qr", "--format", "json"), secrets=remember_token),
+        Flow("login bankid, excluded patient", ("login", "bankid", SAMORDNING, "--no-qr"), exit_code=4),
+        Flow("session revoke", ("session", "revoke", "--patient", TOLVAN)),
+        Flow("audit verify, at the end", ("audit", "verify")),
     ]
 
 
@@ -134,7 +226,11 @@ def verbose_env(env: dict[str, str], backend: str, tmp_path: Path) -> dict[str, 
     """The test environment plus a database password (PostgreSQL) and file transports with an outbox."""
     outbox = tmp_path / "outbox"
     outbox.mkdir()
-    extra = {"PER_EMAIL_TRANSPORT": f"file://{outbox}", "PER_SMS_TRANSPORT": f"file://{outbox}"}
+    extra = {
+        "PER_EMAIL_TRANSPORT": f"file://{outbox}",
+        "PER_SMS_TRANSPORT": f"file://{outbox}",
+        "PER_OTP_KEY": "k" * 64,
+    }
     if backend == "postgresql":
         url = env["PER_DATABASE_URL"]
         extra["PER_DATABASE_URL"] = url.replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
@@ -142,8 +238,21 @@ def verbose_env(env: dict[str, str], backend: str, tmp_path: Path) -> dict[str, 
     return extra
 
 
+@pytest.fixture
+def bankid_config(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
+    """A BankID stand-in over mutual TLS, in the config file with fast polling and no login slow-down."""
+    from per_cli.bankid.simulator import Simulator
+
+    sim = Simulator(state_dir=tmp_path / "bankid", polls=1)
+    sim.start()
+    section = "\n".join(f"{k} = {json.dumps(v)}" for k, v in sim.config_section().items())
+    Path(env["PER_CONFIG"]).write_text(f"[login]\ndelay_ms = 0\n\n[bankid]\n{section}\npoll_interval = 0.05\n")
+    yield
+    sim.stop()
+
+
 def test_verbose_logs_of_every_flow_hold_no_personnummer_and_no_secret(
-    per_proc: RunPer, verbose_env: dict[str, str], tmp_path: Path
+    per_proc: RunPer, verbose_env: dict[str, str], tmp_path: Path, bankid_config: None
 ) -> None:
     ctx = Context(outbox=tmp_path / "outbox", secrets={DB_PASSWORD})
     forbidden_pnr = (
@@ -154,7 +263,7 @@ def test_verbose_logs_of_every_flow_hold_no_personnummer_and_no_secret(
     )
     logged: list[tuple[str, str]] = []
     for flow in FLOWS:
-        result = per_proc("-vv", *flow.args, input=flow.stdin, extra_env=verbose_env)
+        result = per_proc("-vv", *flow.argv(ctx), input=flow.input(ctx), extra_env=verbose_env)
         assert result.exit_code == flow.exit_code, (flow.name, result.stderr)
         if flow.secrets:
             ctx.secrets.update(s for s in flow.secrets(result, ctx) if s)
