@@ -34,10 +34,21 @@ def main() -> int:
         print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     from tabulate import tabulate
 
-    rows = [[r["name"], f"{r['value']:,.4g} {r['unit']}", r["baseline"], f"{r['baseline_value']:,.4g} {r['unit']}",
-             f"{r['ratio']:.2f}", r["target"], "yes" if r["ok"] else "NO"] for r in results]
-    print(tabulate(rows, headers=["figure", "value", "baseline (same run)", "baseline value", "ratio", "target",
-                                  "met"]))
+    rows = [
+        [
+            r["name"],
+            f"{r['value']:,.4g} {r['unit']}",
+            r["baseline"],
+            f"{r['baseline_value']:,.4g} {r['unit']}",
+            f"{r['ratio']:.2f}",
+            r["target"],
+            "yes" if r["ok"] else "NO",
+        ]
+        for r in results
+    ]
+    print(
+        tabulate(rows, headers=["figure", "value", "baseline (same run)", "baseline value", "ratio", "target", "met"])
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -34,20 +34,48 @@ def _pair(a: list[str], b: list[str], env: dict[str, str], n: int) -> tuple[floa
 
 def _result(name: str, value: float, baseline: str, base: float, limit: float) -> dict[str, object]:
     ratio = value / base
-    return {"name": name, "value": value * 1000, "unit": "ms", "baseline": baseline, "baseline_value": base * 1000,
-            "ratio": ratio, "target": f"≤ {limit}×", "ok": ratio <= limit}
+    return {
+        "name": name,
+        "value": value * 1000,
+        "unit": "ms",
+        "baseline": baseline,
+        "baseline_value": base * 1000,
+        "ratio": ratio,
+        "target": f"≤ {limit}×",
+        "ok": ratio <= limit,
+    }
 
 
 def run(quick: bool) -> list[dict[str, object]]:
     n = 7 if quick else 21
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PER_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "PER_ACTOR": "bench",
-               "PER_CONFIG": str(Path(tmp) / "none.toml")}
+        env = {
+            **os.environ,
+            "PER_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "PER_ACTOR": "bench",
+            "PER_CONFIG": str(Path(tmp) / "none.toml"),
+        }
         Path(env["PER_CONFIG"]).write_text("")
         subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
-        subprocess.run([PER, "patient", "enrol", "191212121212", "--first-name", "Tolvan", "--last-name",
-                        "Tolvansson", "--unit", "BENCH", "--mobile", "0701740605"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                PER,
+                "patient",
+                "enrol",
+                "191212121212",
+                "--first-name",
+                "Tolvan",
+                "--last-name",
+                "Tolvansson",
+                "--unit",
+                "BENCH",
+                "--mobile",
+                "0701740605",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         py = sys.executable
         help_t, click_t = _pair([PER, "--help"], [py, "-c", "import click"], env, n)
         show_t, orm_t = _pair([PER, "patient", "show", "191212121212"], [py, "-c", "import sqlalchemy.orm"], env, n)

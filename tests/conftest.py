@@ -94,8 +94,9 @@ def per(env: dict[str, str]) -> RunPer:
 
     def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None) -> Run:
         runner = CliRunner()
-        result: Result = runner.invoke(cli, list(args), input=input, env={**env, **(extra_env or {})},
-                                       prog_name="per", catch_exceptions=False)
+        result: Result = runner.invoke(
+            cli, list(args), input=input, env={**env, **(extra_env or {})}, prog_name="per", catch_exceptions=False
+        )
         return Run(result.exit_code, result.stdout, result.stderr)
 
     return run
@@ -105,11 +106,11 @@ def per(env: dict[str, str]) -> RunPer:
 def per_proc(env: dict[str, str]) -> RunPer:
     """Run the installed `per` as a subprocess, the way a user or a CI pipeline does."""
 
-    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None,
-            timeout: float = 120) -> Run:
+    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None, timeout: float = 120) -> Run:
         full_env = {**os.environ, **env, **(extra_env or {})}
-        proc = subprocess.run([PER, *args], input=input, capture_output=True, text=True, env=full_env,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            [PER, *args], input=input, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run

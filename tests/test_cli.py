@@ -23,13 +23,22 @@ def _imported_after(argv: list[str], env: dict[str, str] | None = None) -> set[s
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True
+    )
     return set(proc.stderr.split())
 
 
-@pytest.mark.parametrize("argv", [["per", "--help"], ["per", "patient", "--help"], ["per", "login", "--help"],
-                                  ["per", "password", "send", "--help"], ["per", "registration", "new", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["per", "--help"],
+        ["per", "patient", "--help"],
+        ["per", "login", "--help"],
+        ["per", "password", "send", "--help"],
+        ["per", "registration", "new", "--help"],
+    ],
+)
 def test_help_imports_none_of_the_heavy_libraries(argv: list[str]) -> None:
     if argv[1] != "--help" and argv[1] not in available_commands():
         pytest.skip(f"{argv[1]} has not landed")

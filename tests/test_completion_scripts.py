@@ -23,8 +23,9 @@ def test_shipped_script_is_fresh(shell: str) -> None:
 def test_completion_env_var_gives_the_same_script() -> None:
     import os
 
-    proc = subprocess.run([PER], capture_output=True, text=True, check=True,
-                          env={**os.environ, "_PER_COMPLETE": "bash_source"})
+    proc = subprocess.run(
+        [PER], capture_output=True, text=True, check=True, env={**os.environ, "_PER_COMPLETE": "bash_source"}
+    )
     assert proc.stdout == (ROOT / "completions" / "per.bash").read_text()
 
 

@@ -59,4 +59,6 @@ def test_actor_from_option_environment_and_login_name(per: RunPer, tolvan: str) 
 def test_bad_database_url(per: RunPer) -> None:
     result = per("--database", "mysql://x@y/z", "unit", "list")
     assert (result.exit_code, result.stderr) == (
-        1, "Error: --database: unsupported database 'mysql' (use sqlite or postgresql)\n")
+        1,
+        "Error: --database: unsupported database 'mysql' (use sqlite or postgresql)\n",
+    )

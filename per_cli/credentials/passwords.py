@@ -43,8 +43,9 @@ class Argon2Params:
 def hasher(params: Argon2Params = Argon2Params()) -> PasswordHasher:
     from argon2 import PasswordHasher, Type
 
-    return PasswordHasher(time_cost=params.time_cost, memory_cost=params.memory_kib,
-                          parallelism=params.parallelism, type=Type.ID)
+    return PasswordHasher(
+        time_cost=params.time_cost, memory_cost=params.memory_kib, parallelism=params.parallelism, type=Type.ID
+    )
 
 
 def generate_password(length: int = 12) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from per_cli.errors import InvalidInput
 from per_cli.identity import normalise_email
+from per_cli.identity.email import _fast
 
 
 @pytest.mark.parametrize(
@@ -67,13 +73,6 @@ def test_repeated_input_gives_the_same_answer() -> None:
 
 # --- the fast path for plain ASCII addresses must agree with email-validator exactly ---
 
-import string  # noqa: E402
-
-from email_validator import EmailNotValidError, validate_email  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from per_cli.identity.email import _fast  # noqa: E402
 
 _LOCAL = st.text(string.ascii_letters + string.digits + ".!#$%&'*+/=?^_`{|}~-\"()", min_size=0, max_size=70)
 _DOMAIN = st.text(string.ascii_letters + string.digits + ".-", min_size=0, max_size=40)
@@ -96,14 +95,35 @@ def test_fast_path_agrees_with_email_validator(local: str, domain: str, tld: str
         assert fast == _library(address)
 
 
-@pytest.mark.parametrize("address", ["tolvan.tolvansson@tolv.se", "A.B+tag@Sub.Example.COM", "x@a-b.c-d.se",
-                                     "o'neil@example.org", "a@" + "b" * 63 + ".se"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tolvan.tolvansson@tolv.se",
+        "A.B+tag@Sub.Example.COM",
+        "x@a-b.c-d.se",
+        "o'neil@example.org",
+        "a@" + "b" * 63 + ".se",
+    ],
+)
 def test_fast_path_takes_plain_addresses(address: str) -> None:
     assert _fast(address) is not None
     assert _fast(address) == _library(address)
 
 
-@pytest.mark.parametrize("address", ["a..b@tolv.se", ".a@tolv.se", "a@tolv", "a@-x.se", "a@x-.se", "a@tolv.test",
-                                     "a@xn--bcher-kva.se", "\"a b\"@tolv.se", "å@tolv.se", "a@tolv.1a"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a..b@tolv.se",
+        ".a@tolv.se",
+        "a@tolv",
+        "a@-x.se",
+        "a@x-.se",
+        "a@tolv.test",
+        "a@xn--bcher-kva.se",
+        '"a b"@tolv.se',
+        "å@tolv.se",
+        "a@tolv.1a",
+    ],
+)
 def test_unusual_addresses_go_to_the_library(address: str) -> None:
     assert _fast(address) is None

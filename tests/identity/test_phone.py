@@ -7,11 +7,12 @@ import sys
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from per_cli.errors import InvalidInput
 from per_cli.identity import PhoneNumber, parse_phone, phone
+from per_cli.identity.phone import _SE_MOBILE
 
 FICTION_MOBILE = st.integers(min_value=5, max_value=99)  # 070-174 06 05 .. 070-174 06 99
 
@@ -150,16 +151,14 @@ def test_importing_the_package_does_not_import_phonenumbers_or_email_validator()
 
 # --- the fast path for clean Swedish mobile numbers must agree with phonenumbers exactly ---
 
-import phonenumbers  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from per_cli.identity.phone import _SE_MOBILE  # noqa: E402
-
 
 @settings(max_examples=3000, deadline=None)
-@given(prefix=st.sampled_from(["+46", "0046", "0", "+460", "46", ""]), second=st.integers(0, 9),
-       rest=st.text("0123456789", min_size=6, max_size=9), dashes=st.booleans())
+@given(
+    prefix=st.sampled_from(["+46", "0046", "0", "+460", "46", ""]),
+    second=st.integers(0, 9),
+    rest=st.text("0123456789", min_size=6, max_size=9),
+    dashes=st.booleans(),
+)
 def test_fast_path_agrees_with_phonenumbers(prefix: str, second: int, rest: str, dashes: bool) -> None:
     text = f"{prefix}7{second}{'-' if dashes else ''}{rest}"
     match = _SE_MOBILE.fullmatch(text.replace("-", ""))

@@ -103,9 +103,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["caregiver_id"], ["caregiver.id"], name=op.f("fk_login_session_caregiver_id_caregiver")
         ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_login_session_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_login_session_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_session")),
         sa.UniqueConstraint("challenge_id", name=op.f("uq_login_session_challenge_id")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_login_session_token_hash")),
@@ -124,9 +122,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_otp_challenge_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_otp_challenge_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_otp_challenge")),
     )
     with op.batch_alter_table("otp_challenge", schema=None) as batch_op:
@@ -143,9 +139,7 @@ def upgrade() -> None:
         sa.Column("provider_id", sa.String(length=200), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_password_delivery_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_password_delivery_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_delivery")),
     )
     with op.batch_alter_table("password_delivery", schema=None) as batch_op:
@@ -161,9 +155,7 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_sent_to", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_patient_credential_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_patient_credential_patient_id_patient")),
         sa.PrimaryKeyConstraint("patient_id", name=op.f("pk_patient_credential")),
     )
     op.create_table(
@@ -174,9 +166,7 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_registration_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_registration_patient_id_patient")),
         sa.ForeignKeyConstraint(
             ["session_id"], ["login_session.id"], name=op.f("fk_registration_session_id_login_session")
         ),
@@ -200,14 +190,10 @@ def upgrade() -> None:
             name=op.f("fk_registration_part_registration_id_registration"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registration_part")),
-        sa.UniqueConstraint(
-            "registration_id", "scale_code", name=op.f("uq_registration_part_registration_id")
-        ),
+        sa.UniqueConstraint("registration_id", "scale_code", name=op.f("uq_registration_part_registration_id")),
     )
     with op.batch_alter_table("registration_part", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_registration_part_registration_id"), ["registration_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_registration_part_registration_id"), ["registration_id"], unique=False)
 
 
 def downgrade() -> None:
