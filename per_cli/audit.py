@@ -12,14 +12,17 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, table_of, utcnow
+from per_cli.db.rows import insert_rows
 
 GENESIS = "0" * 64
+_COLUMNS = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
 _TAIL_KEY = "per_audit_tail"
 _LOCK_KEY = 4242002
 #: keys that must never reach the log; a caller passing one is a programming error
@@ -38,11 +41,21 @@ class Event:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def canonical_details(details: Mapping[str, Any]) -> str:
-    for key in details:
+# Encoders built once: json.dumps with options builds a new encoder on every call, which bulk paths notice.
+_DETAILS = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string escaper of json.dumps
+
+
+@lru_cache(maxsize=256)
+def _check_keys(keys: tuple[str, ...]) -> None:
+    for key in keys:
         if any(word in key.lower() for word in _FORBIDDEN) and not key.endswith(("_sent", "_id", "_status")):
             raise ValueError(f"audit details must not carry secrets: {key!r}")
-    return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def canonical_details(details: Mapping[str, Any]) -> str:
+    _check_keys(tuple(details))
+    return _DETAILS.encode(details)
 
 
 def event_hash(
@@ -55,13 +68,33 @@ def event_hash(
     outcome: str,
     details: str,
 ) -> str:
-    """SHA-256 over the previous hash and the event's content, in a fixed, unambiguous encoding."""
-    payload = json.dumps(
-        [prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    """SHA-256 over the previous hash and the event's content, in a fixed, unambiguous encoding.
+
+    The encoding is the compact JSON array ``[prev_hash, at, actor, action, patient_id, unit_code, outcome,
+    details]`` (``at`` as ISO 8601 with microseconds); ``_payload`` writes exactly those bytes without building
+    an encoder per event (tests/audit/test_event_hash.py holds it to ``json``'s output).
+    """
+    return hashlib.sha256(
+        _payload(
+            prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
+        ).encode("utf-8")
+    ).hexdigest()
+
+
+def _payload(
+    prev_hash: str,
+    at: str,
+    actor: str,
+    action: str,
+    patient_id: int | None,
+    unit_code: str | None,
+    outcome: str,
+    details: str,
+) -> str:
+    q = _quote
+    pid = "null" if patient_id is None else str(int(patient_id))
+    unit = "null" if unit_code is None else q(unit_code)
+    return f"[{q(prev_hash)},{q(at)},{q(actor)},{q(action)},{pid},{unit},{q(outcome)},{q(details)}]"
 
 
 def _forget_tail(session: Session, *_args: Any) -> None:
@@ -94,26 +127,24 @@ def record(session: Session, ev: Event) -> None:
 def record_many(session: Session, events: Iterable[Event]) -> int:
     """Append events to the chain in one statement; returns how many were written."""
     prev = chain_tail(session)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     for ev in events:
         at = utcnow()
         details = canonical_details(ev.details)
-        digest = event_hash(prev, at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
-        rows.append(
-            {
-                "at": at,
-                "actor": ev.actor,
-                "action": ev.action,
-                "patient_id": ev.patient_id,
-                "unit_code": ev.unit_code,
-                "outcome": ev.outcome,
-                "details": details,
-                "prev_hash": prev,
-                "hash": digest,
-            }
+        payload = _payload(
+            prev,
+            at.isoformat(timespec="microseconds"),
+            ev.actor,
+            ev.action,
+            ev.patient_id,
+            ev.unit_code,
+            ev.outcome,
+            details,
         )
+        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        rows.append((at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest))
         prev = digest
-    if rows:  # Core insert: the ORM's bulk path costs more than the hashing on large batches
-        session.connection().execute(insert(table_of(AuditEvent)), rows)
+    if rows:
+        insert_rows(session.connection(), table_of(AuditEvent), _COLUMNS, rows)
         session.info[_TAIL_KEY] = prev
     return len(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -161,9 +161,9 @@ def find_patient(session: Session, text: str, *, fld: str = "personnummer") -> P
     return matches[0]
 
 
-def new_patient(data: PatientData, unit_id: int) -> dict[str, Any]:
+def new_patient(data: PatientData, unit_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Column values for an insert (shared by single and bulk enrolment)."""
-    now = utcnow()
+    now = now or utcnow()
     return {
         "personnummer": data.personnummer.canonical,
         "first_name": data.first_name,

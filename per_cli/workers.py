@@ -1,8 +1,9 @@
-"""Worker processes for CPU-bound steps (row validation, password hashing).
+"""Worker processes for CPU-bound steps (row validation in bulk enrolment).
 
-Workers come from a ``forkserver``: forked from a clean process, so they never inherit the parent's open
-database sockets (a forked copy would keep a killed run's transaction and locks alive on PostgreSQL), and on
-Linux each worker asks the kernel to end it when its parent dies, so a SIGKILLed run leaves no orphans.
+Workers are *spawned*: direct children of the run, started from a clean interpreter, so they never inherit the
+parent's open database sockets (a forked copy would keep a killed run's transaction and locks alive on
+PostgreSQL). On Linux each worker asks the kernel to end it when its parent dies (``PR_SET_PDEATHSIG``), so a
+SIGKILLed run leaves no orphan behind; a ``forkserver`` would not do, as its workers outlive the run with it.
 """
 
 from __future__ import annotations
@@ -15,23 +16,22 @@ from concurrent.futures import ProcessPoolExecutor
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the forkserver still ends idle workers with the parent
-        pass
+    except (OSError, AttributeError):  # not Linux: workers end when the pool's pipes close
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
-def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes whose modules in ``preload`` are imported once, in the fork server."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if preload and "forkserver" in methods:
-        context.set_forkserver_preload(list(preload))
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent)
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that die with this one."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
 
 
 def cpu_count() -> int:

@@ -10,7 +10,7 @@ the same order and cannot deadlock.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import partial
@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 
 from per_cli.audit import Event, record_many
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
+from per_cli.db.rows import insert_rows, where_in
 from per_cli.enrolment.rows import RowResult, validate_rows
 from per_cli.errors import InvalidInput
 from per_cli.patients import PatientData, new_patient
@@ -35,6 +36,19 @@ if TYPE_CHECKING:
     from per_cli.app import App
 
 CHUNK = 2000
+_EXISTING = (
+    "id",
+    "personnummer",
+    "unit_id",
+    "first_name",
+    "last_name",
+    "mobile",
+    "mobile_type",
+    "email",
+    "pal",
+    "comment",
+    "registered_on",
+)
 _UPDATABLE = ("first_name", "last_name", "unit_id", "mobile", "mobile_type", "email", "pal", "comment", "registered_on")
 
 
@@ -50,7 +64,7 @@ class BulkOptions:
     sheet: str | None = None
     ignore_unknown_columns: bool = False
     chunk_size: int = CHUNK
-    workers: int | None = None  # None: every core for files of more than one chunk
+    workers: int | None = None  # validation processes; 0: validate inline; None: one per core but the main one
 
 
 @dataclass
@@ -107,15 +121,16 @@ def _validated(
     if first is None:
         return
     second = next(chunks, None)
-    count = workers if workers is not None else cpu_count()
-    if second is None or count <= 1:
+    # the main process is busy writing the previous chunk meanwhile: leave it a core of its own
+    count = workers if workers is not None else cpu_count() - 1
+    if second is None or count < 1:
         yield first, fn(first)
         if second is not None:
             yield second, fn(second)
             for chunk in chunks:
                 yield chunk, fn(chunk)
         return
-    with process_pool(count, preload=("per_cli.enrolment.rows",)) as pool:
+    with process_pool(count) as pool:
         pending = deque([(first, pool.submit(fn, first)), (second, pool.submit(fn, second))])
         for chunk in chunks:
             pending.append((chunk, pool.submit(fn, chunk)))
@@ -135,14 +150,21 @@ def _units(app: App) -> dict[str, int]:
 def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
     if not candidates:
         return {}
-    table = table_of(Patient)
-    rows = conn.execute(select(table).where(table.c.personnummer.in_(sorted(candidates)))).mappings()
-    return {row["personnummer"]: row for row in rows}
+    condition, params = where_in(conn, "personnummer", sorted(candidates))
+    rows = conn.exec_driver_sql(f"SELECT {', '.join(_EXISTING)} FROM patient WHERE {condition}", params)
+    return {row[1]: dict(zip(_EXISTING, row, strict=True)) for row in rows}
 
 
-def _changes(current: Any, proposed: dict[str, Any]) -> dict[str, Any]:
+def _changes(current: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
     """Fields the file gives (non-empty) that differ from the register; empty cells keep what is stored."""
-    return {k: proposed[k] for k in _UPDATABLE if proposed[k] is not None and proposed[k] != current[k]}
+    return {k: proposed[k] for k in _UPDATABLE if proposed[k] is not None and not _same(current[k], proposed[k])}
+
+
+def _same(stored: Any, given: Any) -> bool:
+    """Compare a raw stored value with a validated one (SQLite hands dates back as text)."""
+    if isinstance(given, date) and not isinstance(stored, date):
+        return str(stored)[:10] == given.isoformat()
+    return bool(stored == given)
 
 
 def enrol_file(
@@ -236,13 +258,14 @@ def _process_chunk(
         conn = session.connection()
         existing = _existing(conn, {c for _, d in valid for c in d.candidates})
         inserts: list[tuple[int, dict[str, Any]]] = []
+        now = utcnow()
         updates: list[tuple[int, int, dict[str, Any]]] = []
         for line, data in valid:
             matches = [existing[c] for c in data.candidates if c in existing]
             if len(matches) > 1:
                 reject(line, "personnummer: these 10 digits match more than one patient; give all 12 digits")
                 continue
-            proposed = new_patient(data, units[data.unit])
+            proposed = new_patient(data, units[data.unit], now)
             if not matches:
                 inserts.append((line, proposed))
             elif opts.on_existing == "fail":
@@ -266,16 +289,31 @@ def _insert(conn: Connection, inserts: list[tuple[int, dict[str, Any]]], summary
         return []
     inserts.sort(key=lambda item: item[1]["personnummer"])
     table = table_of(Patient)
+    values = [v for _, v in inserts]
     if conn.dialect.name == "postgresql":
+        # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["personnummer"])
+        stmt = (
+            pg_insert(table)
+            .on_conflict_do_nothing(index_elements=["personnummer"])
+            .returning(table.c.id, table.c.personnummer, table.c.unit_id)
+        )
+        created = {row.personnummer: row for row in conn.execute(stmt, values)}
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["personnummer"])
-    stmt = stmt.returning(table.c.id, table.c.personnummer, table.c.unit_id)
-    created = {row.personnummer: row for row in conn.execute(stmt, [values for _, values in inserts])}
+        # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
+        # other writer inserted any of these rows meanwhile; read the new ids back in one query
+        columns = list(values[0])
+        insert_rows(
+            conn,
+            table,
+            columns,
+            [tuple(v[c] for c in columns) for v in values],
+            suffix="ON CONFLICT (personnummer) DO NOTHING",
+        )
+        condition, params = where_in(conn, "personnummer", [v["personnummer"] for v in values])
+        rows = conn.exec_driver_sql(f"SELECT id, personnummer, unit_id FROM patient WHERE {condition}", params)
+        created = {row.personnummer: row for row in rows}
     summary.created += len(created)
     summary.unchanged += len(inserts) - len(created)  # enrolled meanwhile by a concurrent run
     codes = _unit_codes(conn)

@@ -206,6 +206,35 @@ def test_unit_problems(per: RunPer, unit: str, tmp_path: Path) -> None:
     assert unknown.stderr == "Error: --unit: no care unit NOPE; see `per unit list`\n"
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _assert_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+        time.sleep(0.1)
+    assert alive == [], f"processes outlived the killed run: {alive}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def _settled_state(db_url: str) -> list[tuple[object, ...]]:
     return _rows(db_url, "SELECT personnummer, first_name, last_name, mobile, email FROM patient ORDER BY personnummer")
 
@@ -227,8 +256,11 @@ def test_killed_runs_leave_a_consistent_database_and_a_rerun_finishes(
             time.sleep(0.05)
         time.sleep(rng.uniform(0, 0.3))
         if proc.poll() is None:
+            children = _children(proc.pid)
             proc.send_signal(signal.SIGKILL)
             kills += 1
+            proc.wait()
+            _assert_gone(children)  # validation workers die with the run: no orphan holds a connection
         proc.wait()
         assert _count(db_url, "patient") == _count(db_url, "audit_event", "WHERE action = 'patient.enrol'")
     final = subprocess.run(cmd, env=full_env, capture_output=True, text=True, check=False)
