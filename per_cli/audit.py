@@ -43,7 +43,7 @@ class Event:
 
 # Encoders built once: json.dumps with options builds a new encoder on every call, which bulk paths notice.
 _DETAILS = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C string escaper of json.dumps
+_quote = json.encoder.encode_basestring  # the C string escaper json.dumps uses
 
 
 @lru_cache(maxsize=256)
