@@ -74,11 +74,10 @@ def event_hash(
     details]`` (``at`` as ISO 8601 with microseconds); ``_payload`` writes exactly those bytes without building
     an encoder per event (tests/audit/test_event_hash.py holds it to ``json``'s output).
     """
-    return hashlib.sha256(
-        _payload(
-            prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
-        ).encode("utf-8")
-    ).hexdigest()
+    payload = _payload(
+        prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _payload(
@@ -131,17 +130,7 @@ def record_many(session: Session, events: Iterable[Event]) -> int:
     for ev in events:
         at = utcnow()
         details = canonical_details(ev.details)
-        payload = _payload(
-            prev,
-            at.isoformat(timespec="microseconds"),
-            ev.actor,
-            ev.action,
-            ev.patient_id,
-            ev.unit_code,
-            ev.outcome,
-            details,
-        )
-        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        digest = event_hash(prev, at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
         rows.append((at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest))
         prev = digest
     if rows:
