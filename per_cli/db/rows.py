@@ -70,3 +70,39 @@ def where_in(conn: Connection, column: str, values: Sequence[str]) -> tuple[str,
 
         return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(values)),)
     return f"{column} = ANY(%s)", (list(values),)
+
+
+def _pg_array_type(table: Table, column: str) -> str:
+    from sqlalchemy import Boolean, Date, DateTime, Integer
+
+    kind = table.c[column].type
+    impl = getattr(kind, "impl", kind)
+    if isinstance(impl, Integer):
+        return "bigint[]"
+    if isinstance(impl, DateTime):
+        return "timestamptz[]"
+    if isinstance(impl, Date):
+        return "date[]"
+    if isinstance(impl, Boolean):
+        return "boolean[]"
+    return "text[]"
+
+
+def insert_unnest_returning(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    conflict: str,
+    returning: Sequence[str],
+) -> list[Any]:
+    """PostgreSQL: insert many rows in one statement with one array parameter per column, skipping conflicts on
+    ``conflict`` and returning ``returning`` of the rows actually inserted (in input order)."""
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    select = ", ".join(f"%s::{_pg_array_type(table, c)}" for c in columns)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({select}) "
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    return list(conn.exec_driver_sql(sql, tuple(arrays)))

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select, update
 
 from per_cli.audit import Event, record_many
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
-from per_cli.db.rows import insert_rows, where_in
+from per_cli.db.rows import insert_rows, insert_unnest_returning, where_in
 from per_cli.enrolment.rows import RowResult, validate_rows
 from per_cli.errors import InvalidInput
 from per_cli.patients import PatientData, new_patient
@@ -290,30 +290,21 @@ def _insert(conn: Connection, inserts: list[tuple[int, dict[str, Any]]], summary
     inserts.sort(key=lambda item: item[1]["personnummer"])
     table = table_of(Patient)
     values = [v for _, v in inserts]
+    columns = list(values[0])
+    tuples = [tuple(v[c] for c in columns) for v in values]
     if conn.dialect.name == "postgresql":
         # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = (
-            pg_insert(table)
-            .on_conflict_do_nothing(index_elements=["personnummer"])
-            .returning(table.c.id, table.c.personnummer, table.c.unit_id)
+        rows = insert_unnest_returning(
+            conn, table, columns, tuples, conflict="personnummer", returning=("id", "personnummer", "unit_id")
         )
-        created = {row.personnummer: row for row in conn.execute(stmt, values)}
+        created = {row.personnummer: row for row in rows}
     else:
         # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
         # other writer inserted any of these rows meanwhile; read the new ids back in one query
-        columns = list(values[0])
-        insert_rows(
-            conn,
-            table,
-            columns,
-            [tuple(v[c] for c in columns) for v in values],
-            suffix="ON CONFLICT (personnummer) DO NOTHING",
-        )
+        insert_rows(conn, table, columns, tuples, suffix="ON CONFLICT (personnummer) DO NOTHING")
         condition, params = where_in(conn, "personnummer", [v["personnummer"] for v in values])
-        rows = conn.exec_driver_sql(f"SELECT id, personnummer, unit_id FROM patient WHERE {condition}", params)
-        created = {row.personnummer: row for row in rows}
+        query = f"SELECT id, personnummer, unit_id FROM patient WHERE {condition}"
+        created = {row.personnummer: row for row in conn.exec_driver_sql(query, params)}
     summary.created += len(created)
     summary.unchanged += len(inserts) - len(created)  # enrolled meanwhile by a concurrent run
     codes = _unit_codes(conn)
