@@ -7,7 +7,6 @@ completed, and those modules import only click at module level: help and TAB com
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import click
@@ -31,18 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "transport": ("commands.transport", "Test the SMS and e-mail transports."),
     "unit": ("commands.unit", "Care units (vårdenheter)."),
 }
-
-
-def available_commands() -> dict[str, tuple[str, str]]:
-    """The registered groups whose module is present (lets groups land one at a time)."""
-    import commands
-
-    folder = commands.__path__[0]
-    return {
-        name: spec
-        for name, spec in COMMANDS.items()
-        if os.path.exists(os.path.join(folder, spec[0].rpartition(".")[2] + ".py"))
-    }
 
 
 class _Failure(click.ClickException):
@@ -110,7 +97,7 @@ def _configure_logging(verbosity: int) -> None:
 
 @click.group(
     cls=LazyGroup,
-    lazy=available_commands(),
+    lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(

@@ -6,19 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import click
-import pytest
-
 from tests.conftest import VENV_BIN
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "ci-smoke-logins.sh"
-
-
-def has_password_send() -> bool:
-    from per_cli.cli import cli
-
-    group = cli.get_command(click.Context(cli), "password")
-    return isinstance(group, click.Group) and group.get_command(click.Context(group), "send") is not None
 
 
 def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -41,12 +31,11 @@ def test_the_script_is_executable_and_documented() -> None:
 
 
 def test_the_smoke_script_passes(tmp_path: Path) -> None:
-    if not has_password_send():
-        pytest.skip("the one-time-code flow starts with `per password send`, which has not landed yet")
     result = run_script(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ok: one-time-code login" in result.stderr and "ok: care giver proxy login" in result.stderr
-    assert "smoke test passed: otp proxy" in result.stderr
+    assert "ok: BankID login" in result.stderr
+    assert "smoke test passed: otp proxy bankid" in result.stderr
     assert "FAILED" not in result.stderr and result.stdout == ""
     assert not list(tmp_path.glob("per-smoke.*"))  # the scratch directory is removed
 
