@@ -63,6 +63,14 @@ class SessionSettings:
         return "active" if now < self.expires(login_session) else "expired"
 
 
+def new_token() -> str:
+    """256 random bits, URL-safe, never starting with ``-``: a token is typed as a command-line argument
+    (``per session show TOKEN``), where a leading dash would read as an option."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()
 
@@ -85,7 +93,7 @@ def create_session(
     if method not in METHODS:
         raise ValueError(f"unknown login method {method!r}")
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     row = LoginSession(
         token_hash=token_digest(token),
         patient_id=patient.id,

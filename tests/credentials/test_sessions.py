@@ -64,3 +64,11 @@ def test_revocation(world: World) -> None:
         assert resolve_session(session, tokens[1], settings).id == keep.id
         with pytest.raises(SessionDenied):
             resolve_session(session, tokens[2], settings)
+
+
+def test_tokens_never_start_with_a_dash_so_they_work_as_arguments() -> None:
+    from per_cli.credentials.sessions import new_token
+
+    tokens = [new_token() for _ in range(5000)]  # a plain token_urlsafe starts with "-" once in 64
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == 5000 and all(len(t) == 43 for t in tokens)
