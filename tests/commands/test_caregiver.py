@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import TOLVAN, RunPer
-from tests.credentials.support import World
+from tests.conftest import RunPer
+from tests.credentials.support import CAREGIVER, CG_PASSWORD, World
 from tests.credentials.support import world_fixture as world_fixture
 
-CG_PASSWORD = "vårdgivarens-eget-lösen"
 
-
-def proxy(world: World, password: str = CG_PASSWORD, user: str = "anna.lind") -> int:
-    return world.per("login", "proxy", TOLVAN, "--user", user, "--password-stdin", input=password + "\n").exit_code
+def proxy(world: World, password: str = CG_PASSWORD, user: str = CAREGIVER) -> int:
+    return world.proxy(user=user, password=password).exit_code
 
 
 def test_add_stores_an_argon2id_hash_and_lists(world: World) -> None:
@@ -98,25 +96,8 @@ def test_a_generated_password_is_shown_once_and_works(world: World) -> None:
 
 
 def test_set_password_disable_enable(world: World) -> None:
-    assert (
-        world.per(
-            "caregiver", "add", "anna.lind", "--unit", "NEURO-SU", "--password-stdin", input=CG_PASSWORD + "\n"
-        ).exit_code
-        == 0
-    )
-    token = json.loads(
-        world.per(
-            "login",
-            "proxy",
-            TOLVAN,
-            "--user",
-            "anna.lind",
-            "--password-stdin",
-            "--format",
-            "json",
-            input=CG_PASSWORD + "\n",
-        ).stdout
-    )["token"]
+    world.add_caregiver()
+    token = world.proxy_token()
     disabled = world.per("caregiver", "disable", "anna.lind", "--format", "json")
     assert json.loads(disabled.stdout)["active"] is False and "1 proxy session(s) ended" in disabled.stderr
     assert json.loads(world.per("session", "show", token, "--format", "json").stdout)["status"] == "revoked"

@@ -13,11 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import SAMORDNING, TOLVAN, Run, RunPer, enrol_args
-from tests.credentials.support import DENIED, EMAIL, MOBILE, PASSWORD, World
+from tests.credentials.support import CAREGIVER, CG_PASSWORD, DENIED, EMAIL, MOBILE, PASSWORD, World
 from tests.credentials.support import world_fixture as world_fixture
-
-CG_PASSWORD = "vårdgivarens-eget-lösen"
-
 
 # --- password + one-time code ---
 
@@ -323,10 +320,8 @@ def add_caregiver(world: World, user: str = "anna.lind", unit: str = "NEURO-SU")
     assert result.exit_code == 0, result.stderr
 
 
-def proxy(world: World, user: str = "anna.lind", password: str = CG_PASSWORD, pnr: str = TOLVAN) -> Run:
-    return world.per(
-        "login", "proxy", pnr, "--user", user, "--password-stdin", "--format", "json", input=password + "\n"
-    )
+def proxy(world: World, user: str = CAREGIVER, password: str = CG_PASSWORD, pnr: str = TOLVAN) -> Run:
+    return world.proxy(user=user, password=password, pnr=pnr)
 
 
 def test_proxy_login_for_a_patient_of_the_care_givers_unit(world: World) -> None:

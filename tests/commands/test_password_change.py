@@ -74,25 +74,8 @@ def test_refusals(world: World) -> None:
     assert world.sql("SELECT failed_logins FROM patient_credential")[0][0] == 1
     code, _, err = change(world, "not-a-session")
     assert code == 4 and "session denied" in err
-    assert (
-        world.per(
-            "caregiver", "add", "anna.lind", "--unit", "NEURO-SU", "--password-stdin", input="vårdgivarens-eget-lösen\n"
-        ).exit_code
-        == 0
-    )
-    proxied = json.loads(
-        world.per(
-            "login",
-            "proxy",
-            TOLVAN,
-            "--user",
-            "anna.lind",
-            "--password-stdin",
-            "--format",
-            "json",
-            input="vårdgivarens-eget-lösen\n",
-        ).stdout
-    )["token"]
+    world.add_caregiver()
+    proxied = world.proxy_token()
     code, _, err = change(world, proxied)
     assert code == 4 and "proxy session cannot" in err
     assert (

@@ -9,30 +9,12 @@ from tests.conftest import TOLVAN
 from tests.credentials.support import World
 from tests.credentials.support import world_fixture as world_fixture
 
-CG_PASSWORD = "vårdgivarens-eget-lösen"
-
 
 def test_show_list_and_revoke(world: World) -> None:
     world.configure("[sessions]\nidle_minutes = 5")
     own = world.token()
-    assert (
-        world.per(
-            "caregiver", "add", "anna.lind", "--unit", "NEURO-SU", "--password-stdin", input=CG_PASSWORD + "\n"
-        ).exit_code
-        == 0
-    )
-    login = world.per(
-        "login",
-        "proxy",
-        TOLVAN,
-        "--user",
-        "anna.lind",
-        "--password-stdin",
-        "--format",
-        "json",
-        input=CG_PASSWORD + "\n",
-    )
-    proxied = json.loads(login.stdout)["token"]
+    world.add_caregiver()
+    proxied = world.proxy_token()
 
     shown = world.per("session", "show", proxied, "--format", "json")
     assert shown.exit_code == 0, shown.stderr

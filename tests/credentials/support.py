@@ -22,6 +22,8 @@ PASSWORD = "Tolvans-första-lösen"
 MOBILE = "+46701740605"
 EMAIL = "tolvan.tolvansson@tolv.se"
 DENIED = "Error: login denied: wrong personnummer or password, or the account is locked"
+CAREGIVER = "anna.lind"
+CG_PASSWORD = "vårdgivarens-eget-lösen"
 
 
 @dataclass
@@ -110,6 +112,21 @@ class World:
         code = code_from_text(body, 6) or code_from_text(body, 8) or code_from_text(body, 7)
         assert code is not None, body
         return code
+
+    def add_caregiver(self, user: str = CAREGIVER, unit: str = "NEURO-SU", password: str = CG_PASSWORD) -> None:
+        result = self.per("caregiver", "add", user, "--unit", unit, "--password-stdin", input=password + "\n")
+        assert result.exit_code == 0, result.stderr
+
+    def proxy(self, user: str = CAREGIVER, password: str = CG_PASSWORD, pnr: str = TOLVAN) -> Run:
+        """``per login proxy`` with the password on stdin and JSON output."""
+        return self.per(
+            "login", "proxy", pnr, "--user", user, "--password-stdin", "--format", "json", input=password + "\n"
+        )
+
+    def proxy_token(self, **kwargs: str) -> str:
+        result = self.proxy(**kwargs)
+        assert result.exit_code == 0, result.stderr
+        return str(json.loads(result.stdout)["token"])
 
     def send_only(self, pnr: str = TOLVAN, password: str = PASSWORD, *args: str) -> str:
         result = self.per(
