@@ -220,7 +220,7 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditAnchor(Base):

@@ -70,9 +70,8 @@ def remove(engine: Engine, event_id: int) -> None:
 
 
 def swap(engine: Engine, a: int, b: int) -> None:
-    """Exchange everything but the ids of two events (a reorder), past the unique index on ``hash``."""
+    """Exchange everything but the ids of two events (a reorder)."""
     first, second = row(engine, a), row(engine, b)
     with engine.begin() as conn:
-        conn.execute(update(TABLE).where(TABLE.c.id == b).values(hash="x" * 64))
         conn.execute(update(TABLE).where(TABLE.c.id == a).values(**second))
         conn.execute(update(TABLE).where(TABLE.c.id == b).values(**first))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
 
 from per_cli.db import schema
 from per_cli.db.engine import make_engine
@@ -43,14 +44,14 @@ def test_outdated_schema_stops_every_command_naming_db_upgrade(per: RunPer, db_u
     engine.dispose()
     result = per("unit", "list")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: database: schema is at revision 0001, this per needs 0003: run `per db upgrade`\n")
+    assert result.stderr == ("Error: database: schema is at revision 0001, this per needs 0004: run `per db upgrade`\n")
     current = per("db", "current")
-    assert (current.exit_code, current.stdout) == (1, "0001 (this per needs 0003)\n")
+    assert (current.exit_code, current.stdout) == (1, "0001 (this per needs 0004)\n")
     upgraded = per("db", "upgrade")
-    assert (upgraded.exit_code, upgraded.stdout) == (0, "Upgraded from 0001 to revision 0003.\n")
+    assert (upgraded.exit_code, upgraded.stdout) == (0, "Upgraded from 0001 to revision 0004.\n")
     assert per("unit", "list").exit_code == 0
-    assert per("db", "current").stdout == "0003 (current)\n"
-    assert per("db", "upgrade").stdout == "Already at revision 0003.\n"
+    assert per("db", "current").stdout == "0004 (current)\n"
+    assert per("db", "upgrade").stdout == "Already at revision 0004.\n"
 
 
 def test_a_newer_schema_is_refused(per: RunPer, db_url: str) -> None:
@@ -71,3 +72,48 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path) ->
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
     engine.dispose()
+
+
+def test_0004_drops_the_unique_hash_index_and_keeps_the_chain(db_url: str) -> None:
+    """The table rebuild on SQLite keeps every event, id and index; the chain still verifies; downgrade restores."""
+    from per_cli.audit import Event, record_many
+    from per_cli.audit_verify import verify_chain
+
+    engine = make_engine(db_url)
+    schema.upgrade(engine, "0003")
+    with Session(engine) as session, session.begin():
+        record_many(
+            session, [Event(actor="anna", action="patient.show", patient_id=i, unit_code="X") for i in range(5)]
+        )
+
+    def uniques() -> list[list[str]]:
+        with engine.connect() as conn:
+            return [u["column_names"] for u in sa.inspect(conn).get_unique_constraints("audit_event")]
+
+    def indexes() -> set[str]:
+        with engine.connect() as conn:
+            return {str(i["name"]) for i in sa.inspect(conn).get_indexes("audit_event")}
+
+    assert uniques() == [["hash"]]
+    before = indexes() - {"uq_audit_event_hash"}  # PostgreSQL lists a unique constraint's index too
+    schema.upgrade(engine)
+    assert uniques() == []
+    assert indexes() == before == {"ix_audit_event_at", "ix_audit_event_patient_at", "ix_audit_event_action_at"}
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.text("SELECT id, patient_id FROM audit_event ORDER BY id"))) == [
+            (i + 1, i) for i in range(5)
+        ]
+    report = verify_chain(engine)
+    assert (report.intact, report.events) == (True, 5)
+    _downgrade(engine, "0003")
+    assert uniques() == [["hash"]]
+    engine.dispose()
+
+
+def _downgrade(engine: sa.Engine, revision: str) -> None:
+    from alembic import command
+
+    with engine.begin() as conn:
+        cfg = schema._alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
