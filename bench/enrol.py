@@ -26,7 +26,7 @@ PER = str(Path(sys.executable).parent / "per")
 
 
 def _baseline(path: Path, db: Path) -> float:
-    from per_cli.patients import validate_patient
+    from per_cli.patient_fields import validate_patient
     from per_cli.spreadsheet.headers import map_headers, to_record
     from per_cli.spreadsheet.sources import open_table
 

@@ -217,7 +217,7 @@ def prune(ctx: click.Context, before: str, dry_run: bool) -> None:
       per audit prune --before 2020-01-01 --dry-run
     """
     from per_cli.audit_prune import check_cutoff, prune
-    from per_cli.patients import parse_date
+    from per_cli.patient_fields import parse_date
 
     app = app_of(ctx)
     day = parse_date(before, "--before", allow_future=True)

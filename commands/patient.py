@@ -262,7 +262,7 @@ def edit_profile(
     if email is not None and no_email:
         raise click.UsageError("--email and --no-email contradict each other")
     from per_cli.output import emit
-    from per_cli.patients import ProfileChange
+    from per_cli.patient_fields import ProfileChange
     from per_cli.patients import edit_profile as edit
 
     change = ProfileChange(
@@ -301,7 +301,8 @@ def exclude(ctx: click.Context, personnummer: str, on: str | None, reason: str |
       per patient exclude 191212121212 --on 2026-01-31 --reason "Avböjer medverkan"
     """
     from per_cli.output import emit
-    from per_cli.patients import exclude_patient, parse_date
+    from per_cli.patient_fields import parse_date
+    from per_cli.patients import exclude_patient
 
     app = app_of(ctx)
     when = parse_date(on, "--on") if on else date.today()

@@ -19,7 +19,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, table_of, utcnow
-from per_cli.db.rows import insert_rows
+from per_cli.db.rows import insert_rows, stored
 
 GENESIS = "0" * 64
 _COLUMNS = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
@@ -74,9 +74,22 @@ def event_hash(
     details]`` (``at`` as ISO 8601 with microseconds); ``_payload`` writes exactly those bytes without building
     an encoder per event (tests/audit/test_event_hash.py holds it to ``json``'s output).
     """
-    payload = _payload(
+    return _digest(
         prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
     )
+
+
+def _digest(
+    prev_hash: str,
+    at: str,
+    actor: str,
+    action: str,
+    patient_id: int | None,
+    unit_code: str | None,
+    outcome: str,
+    details: str,
+) -> str:
+    payload = _payload(prev_hash, at, actor, action, patient_id, unit_code, outcome, details)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -124,16 +137,49 @@ def record(session: Session, ev: Event) -> None:
 
 
 def record_many(session: Session, events: Iterable[Event]) -> int:
-    """Append events to the chain in one statement; returns how many were written."""
+    """Append events to the chain in one statement, each stamped when it is chained; returns how many."""
     prev = chain_tail(session)
+    conn = session.connection()
     rows: list[tuple[Any, ...]] = []
     for ev in events:
         at = utcnow()
         details = canonical_details(ev.details)
         digest = event_hash(prev, at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
-        rows.append((at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest))
+        rows.append(
+            (stored(conn, at), ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest)
+        )
         prev = digest
+    return _append(session, rows, prev)
+
+
+def record_batch(
+    session: Session,
+    actor: str,
+    action: str,
+    entries: Iterable[tuple[int | None, str | None, Mapping[str, Any]]],
+    *,
+    outcome: str = "ok",
+) -> int:
+    """Append one event per ``(patient_id, unit_code, details)``, all by one actor and action at one instant.
+
+    For bulk paths (an enrolment chunk is one transaction, so one instant is the truth): the instant is formatted
+    once and each row costs only its details and its hash. Returns how many were written.
+    """
+    prev = chain_tail(session)
+    at = utcnow()
+    at_text = at.isoformat(timespec="microseconds")
+    at_stored = stored(session.connection(), at)
+    rows: list[tuple[Any, ...]] = []
+    for patient_id, unit_code, details in entries:
+        text = canonical_details(details)
+        digest = _digest(prev, at_text, actor, action, patient_id, unit_code, outcome, text)
+        rows.append((at_stored, actor, action, patient_id, unit_code, outcome, text, prev, digest))
+        prev = digest
+    return _append(session, rows, prev)
+
+
+def _append(session: Session, rows: list[tuple[Any, ...]], tail: str) -> int:
     if rows:
         insert_rows(session.connection(), table_of(AuditEvent), _COLUMNS, rows)
-        session.info[_TAIL_KEY] = prev
+        session.info[_TAIL_KEY] = tail
     return len(rows)

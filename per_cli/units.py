@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import CareUnit, Patient
 from per_cli.errors import Conflict, InvalidInput, NotFound
-
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-
-
-def validate_code(code: str, *, field: str = "unit") -> str:
-    code = code.strip()
-    if not _CODE.match(code):
-        raise InvalidInput(
-            "must be 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit", field=field
-        )
-    return code.upper()
+from per_cli.patient_fields import validate_unit_code
 
 
 def add_unit(session: Session, code: str, name: str) -> CareUnit:
-    code = validate_code(code)
+    code = validate_unit_code(code)
     name = name.strip()
     if not name:
         raise InvalidInput("must not be empty", field="--name")

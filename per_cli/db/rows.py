@@ -55,6 +55,15 @@ def insert_rows(
     conn.exec_driver_sql(sql.rstrip(), list(params))
 
 
+def stored(conn: Connection, value: Any) -> Any:
+    """``value`` as ``insert_rows`` hands it to the driver: a SQLite date or datetime in SQLAlchemy's text form,
+    anything else unchanged. Bulk paths convert a chunk's shared timestamp once instead of once per row."""
+    if conn.dialect.name != "sqlite":
+        return value
+    convert = _sqlite_converter(value)
+    return value if convert is None else convert(value)
+
+
 def _converted(values: tuple[Any, ...], converters: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
     out = list(values)
     for i, conv in converters:

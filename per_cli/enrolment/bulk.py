@@ -9,26 +9,26 @@ the same order and cannot deadlock.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
-from per_cli.audit import Event, record_many
+from per_cli.audit import Event, record_batch, record_many
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
-from per_cli.db.rows import insert_rows, insert_unnest_returning, where_in
-from per_cli.enrolment.rows import RowResult, validate_rows
+from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
+from per_cli.enrolment.rows import EnrolRow, RejectedRow, RowResult, validate_rows
 from per_cli.errors import InvalidInput
-from per_cli.patients import PatientData, new_patient
+from per_cli.patient_fields import validate_unit_code
 from per_cli.spreadsheet.headers import map_headers
 from per_cli.spreadsheet.rejects import RejectsWriter
 from per_cli.spreadsheet.sources import open_table
-from per_cli.workers import cpu_count, process_pool
+from per_cli.workers import cpu_count, ordered_map
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -48,6 +48,22 @@ _EXISTING = (
     "pal",
     "comment",
     "registered_on",
+)
+#: the columns a bulk insert fills, in the order of the tuples handed to the driver
+_INSERT = (
+    "personnummer",
+    "first_name",
+    "last_name",
+    "unit_id",
+    "mobile",
+    "mobile_type",
+    "email",
+    "contact_person",
+    "pal",
+    "comment",
+    "registered_on",
+    "created_at",
+    "updated_at",
 )
 _UPDATABLE = ("first_name", "last_name", "unit_id", "mobile", "mobile_type", "email", "pal", "comment", "registered_on")
 
@@ -92,17 +108,17 @@ class _Seen:
     full: dict[int, int] = field(default_factory=dict)  # canonical 12 digits -> line
     short: dict[int, int] = field(default_factory=dict)  # last 10 digits of rows given as 10 digits -> line
 
-    def duplicate_of(self, data: PatientData) -> int | None:
-        for candidate in data.candidates:
+    def duplicate_of(self, row: EnrolRow) -> int | None:
+        for candidate in row.candidates:
             line = self.full.get(int(candidate))
             if line is not None:
                 return line
-        return self.short.get(int(data.personnummer.canonical[2:]))
+        return self.short.get(int(row.personnummer[2:]))
 
-    def add(self, data: PatientData, line: int) -> None:
-        self.full[int(data.personnummer.canonical)] = line
-        if data.is_short:
-            self.short[int(data.personnummer.canonical[2:])] = line
+    def add(self, row: EnrolRow) -> None:
+        self.full[int(row.personnummer)] = row.line
+        if row.is_short:
+            self.short[int(row.personnummer[2:])] = row.line
 
 
 def _chunks(rows: Iterable[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
@@ -113,33 +129,17 @@ def _chunks(rows: Iterable[tuple[int, list[str]]], size: int) -> Iterator[list[t
 
 def _validated(
     chunks: Iterator[list[tuple[int, list[str]]]],
-    fn: Callable[[Sequence[tuple[int, list[str]]]], list[RowResult]],
+    fn: Callable[[list[tuple[int, list[str]]]], list[RowResult]],
     workers: int | None,
 ) -> Iterator[tuple[list[tuple[int, list[str]]], list[RowResult]]]:
-    """Validate chunk by chunk, in worker processes once the file proves larger than one chunk."""
+    """Validate chunk by chunk, in worker processes too once the file proves larger than one chunk."""
     first = next(chunks, None)
     if first is None:
         return
     second = next(chunks, None)
-    # the main process is busy writing the previous chunk meanwhile: leave it a core of its own
+    # one worker per core but this one: this process writes each chunk, and validates only when it would wait
     count = workers if workers is not None else cpu_count() - 1
-    if second is None or count < 1:
-        yield first, fn(first)
-        if second is not None:
-            yield second, fn(second)
-            for chunk in chunks:
-                yield chunk, fn(chunk)
-        return
-    with process_pool(count) as pool:
-        pending = deque([(first, pool.submit(fn, first)), (second, pool.submit(fn, second))])
-        for chunk in chunks:
-            pending.append((chunk, pool.submit(fn, chunk)))
-            if len(pending) > 2 * count:  # bounded read-ahead keeps memory flat on huge files
-                done, future = pending.popleft()
-                yield done, future.result()
-        while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+    yield from ordered_map(fn, chain([first], [] if second is None else [second], chunks), count if second else 0)
 
 
 def _units(app: App) -> dict[str, int]:
@@ -190,9 +190,7 @@ def enrol_file(
         units = _units(app)
         default_unit = None
         if opts.unit:
-            from per_cli.units import validate_code
-
-            default_unit = validate_code(opts.unit, field="--unit")
+            default_unit = validate_unit_code(opts.unit, field="--unit")
             if default_unit not in units:
                 raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="--unit")
         rejects = RejectsWriter.for_table(opts.rejects, table) if opts.rejects else None
@@ -230,23 +228,23 @@ def _process_chunk(
     on_warning: Callable[[int, str], None],
 ) -> None:
     summary.read += len(results)
-    valid: list[tuple[int, PatientData]] = []
+    valid: list[EnrolRow] = []
     for res in results:
-        if res.data is None:
-            reject(res.line, res.reason or "invalid")
+        if isinstance(res, RejectedRow):
+            reject(res.line, res.reason)
             continue
-        first = seen.duplicate_of(res.data)
+        first = seen.duplicate_of(res)
         if first is not None:
             reject(res.line, f"personnummer: the same person as on line {first}")
             continue
-        if res.data.unit not in units:
-            reject(res.line, f"unit: no care unit {res.data.unit}; see `per unit list`")
+        if res.unit not in units:
+            reject(res.line, f"unit: no care unit {res.unit}; see `per unit list`")
             continue
-        seen.add(res.data, res.line)
-        for warning in res.data.warnings:
+        seen.add(res)
+        for warning in res.warnings:
             summary.warnings += 1
             on_warning(res.line, warning)
-        valid.append((res.line, res.data))
+        valid.append(res)
     if not valid:
         return
     from sqlalchemy.orm import Session
@@ -256,22 +254,19 @@ def _process_chunk(
     app.ensure_schema()
     with translate_db_errors(), Session(app.engine) as session, session.begin():
         conn = session.connection()
-        existing = _existing(conn, {c for _, d in valid for c in d.candidates})
-        inserts: list[tuple[int, dict[str, Any]]] = []
-        now = utcnow()
+        existing = _existing(conn, {c for row in valid for c in row.candidates})
+        inserts: list[EnrolRow] = []
         updates: list[tuple[int, int, dict[str, Any]]] = []
-        for line, data in valid:
-            matches = [existing[c] for c in data.candidates if c in existing]
+        for row in valid:
+            matches = [existing[c] for c in row.candidates if c in existing] if existing else []
             if len(matches) > 1:
-                reject(line, "personnummer: these 10 digits match more than one patient; give all 12 digits")
-                continue
-            proposed = new_patient(data, units[data.unit], now)
-            if not matches:
-                inserts.append((line, proposed))
+                reject(row.line, "personnummer: these 10 digits match more than one patient; give all 12 digits")
+            elif not matches:
+                inserts.append(row)
             elif opts.on_existing == "fail":
-                reject(line, "personnummer: this patient is already enrolled (--on-existing fail)")
-            elif opts.on_existing == "update" and (changes := _changes(matches[0], proposed)):
-                updates.append((line, matches[0]["id"], changes))
+                reject(row.line, "personnummer: this patient is already enrolled (--on-existing fail)")
+            elif opts.on_existing == "update" and (changes := _changes(matches[0], _proposed(row, units))):
+                updates.append((row.line, matches[0]["id"], changes))
             else:
                 summary.unchanged += 1
         if opts.dry_run:
@@ -279,46 +274,69 @@ def _process_chunk(
             summary.updated += len(updates)
             session.rollback()
             return
-        events = _insert(conn, inserts, summary, app.actor)
-        events += _update(conn, updates, summary, app.actor)
-        record_many(session, events)
+        record_batch(session, app.actor, "patient.enrol", _insert(conn, inserts, units, summary))
+        record_many(session, _update(conn, updates, summary, app.actor))
 
 
-def _insert(conn: Connection, inserts: list[tuple[int, dict[str, Any]]], summary: Summary, actor: str) -> list[Event]:
-    if not inserts:
+def _proposed(row: EnrolRow, units: Mapping[str, int]) -> dict[str, Any]:
+    """The row's updatable columns, as the ORM writes them."""
+    return {
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "unit_id": units[row.unit],
+        "mobile": row.mobile,
+        "mobile_type": row.mobile_type,
+        "email": row.email,
+        "pal": row.pal,
+        "comment": row.comment,
+        "registered_on": date.fromisoformat(row.registered_on),
+    }
+
+
+def _insert(
+    conn: Connection, rows: list[EnrolRow], units: Mapping[str, int], summary: Summary
+) -> list[tuple[int | None, str | None, Mapping[str, Any]]]:
+    """Insert the new patients; returns one audit entry (patient id, unit, details) per patient created."""
+    if not rows:
         return []
-    inserts.sort(key=lambda item: item[1]["personnummer"])
+    rows.sort(key=attrgetter("personnummer"))
     table = table_of(Patient)
-    values = [v for _, v in inserts]
-    columns = list(values[0])
-    tuples = [tuple(v[c] for c in columns) for v in values]
+    now = stored(conn, utcnow())
+    values = [
+        (
+            r.personnummer,
+            r.first_name,
+            r.last_name,
+            units[r.unit],
+            r.mobile,
+            r.mobile_type,
+            r.email,
+            "patient",
+            r.pal,
+            r.comment,
+            r.registered_on,  # ISO text: SQLite's storage form of a date; PostgreSQL casts it
+            now,
+            now,
+        )
+        for r in rows
+    ]
+    ids: dict[str, int]
     if conn.dialect.name == "postgresql":
         # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
-        rows = insert_unnest_returning(
-            conn, table, columns, tuples, conflict="personnummer", returning=("id", "personnummer", "unit_id")
+        returned = insert_unnest_returning(
+            conn, table, _INSERT, values, conflict="personnummer", returning=("id", "personnummer")
         )
-        created = {row.personnummer: row for row in rows}
+        ids = {row.personnummer: row.id for row in returned}
     else:
         # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
-        # other writer inserted any of these rows meanwhile; read the new ids back in one query
-        insert_rows(conn, table, columns, tuples, suffix="ON CONFLICT (personnummer) DO NOTHING")
-        condition, params = where_in(conn, "personnummer", [v["personnummer"] for v in values])
-        query = f"SELECT id, personnummer, unit_id FROM patient WHERE {condition}"
-        created = {row.personnummer: row for row in conn.exec_driver_sql(query, params)}
-    summary.created += len(created)
-    summary.unchanged += len(inserts) - len(created)  # enrolled meanwhile by a concurrent run
-    codes = _unit_codes(conn)
-    return [
-        Event(
-            actor=actor,
-            action="patient.enrol",
-            patient_id=created[v["personnummer"]].id,
-            unit_code=codes[v["unit_id"]],
-            details={"source": "file", "line": line},
-        )
-        for line, v in inserts
-        if v["personnummer"] in created
-    ]
+        # other writer can have inserted any of these rows, and the ids are ours to give: the next after the
+        # largest, exactly what SQLite itself would choose. A conflict cannot happen; if it did, the chunk fails.
+        first = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM patient").scalar_one())
+        insert_rows(conn, table, ("id", *_INSERT), [(first + i, *v) for i, v in enumerate(values)])
+        ids = {r.personnummer: first + i for i, r in enumerate(rows)}
+    summary.created += len(ids)
+    summary.unchanged += len(rows) - len(ids)  # enrolled meanwhile by a concurrent run
+    return [(ids[r.personnummer], r.unit, {"source": "file", "line": r.line}) for r in rows if r.personnummer in ids]
 
 
 def _update(

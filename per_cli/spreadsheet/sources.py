@@ -69,8 +69,6 @@ def open_table(
     stdin: BinaryIO | None = None,
 ) -> Iterator[Table]:
     """Open ``path`` (``"-"`` for stdin) as a ``Table``; options that do not fit the format are refused."""
-    from per_cli.spreadsheet import text, xlsx
-
     with contextlib.ExitStack() as stack:
         if path == "-":
             source = "stdin"
@@ -87,6 +85,8 @@ def open_table(
                 raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--encoding")
             if delimiter is not None:
                 raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--delimiter")
+            from per_cli.spreadsheet import xlsx  # openpyxl's helpers: a tenth of a second, only for workbooks
+
             table = xlsx.XlsxTable(fp, source, sheet)
         elif magic.startswith(OLE_MAGIC):
             raise InvalidInput(
@@ -99,6 +99,8 @@ def open_table(
         else:
             if sheet is not None:
                 raise InvalidInput(f"applies to XLSX workbooks; {source} is a text file", field="--sheet")
+            from per_cli.spreadsheet import text
+
             table = text.TextTable(fp, source, encoding=encoding, delimiter=delimiter)
         stack.callback(table.close)
         yield table
