@@ -5,6 +5,10 @@ inserts the rows with one ``sqlite3`` ``executemany`` in one transaction, in one
 any implementation has to do. ``per`` additionally checks the register, writes audit events, commits in
 chunks that survive a kill, and may use every core. PostgreSQL is measured when ``PER_TEST_POSTGRES_URL`` is
 set; peak memory over 1 000 000 rows is measured in the full run.
+
+The SQLite pair runs three times, baseline and ``per`` alternating, and each side counts its best run: on these
+shared machines one pass of either can lose a third of its speed to a neighbour, and alternating keeps a slow
+minute from landing on one side only.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from tests.enrolment.generate import write_csv
 
 PER = str(Path(sys.executable).parent / "per")
+ROUNDS = 3
 
 
 def _baseline(path: Path, db: Path) -> float:
@@ -96,15 +101,17 @@ def run(quick: bool) -> list[dict[str, object]]:
         csv_path = write_csv(base / "patients.csv", n)
         env = {**os.environ, "PER_ACTOR": "bench", "PER_CONFIG": str(base / "none.toml")}
         Path(env["PER_CONFIG"]).write_text("")
-        baseline_s = _baseline(csv_path, base / "baseline.db")
-        per_s = _per(csv_path, f"sqlite:///{base / 'per.db'}", env)
-        base_rate, per_rate = n / baseline_s, n / per_s
+        base_runs, per_runs = [], []
+        for r in range(ROUNDS):
+            base_runs.append(_baseline(csv_path, base / f"baseline{r}.db"))
+            per_runs.append(_per(csv_path, f"sqlite:///{base / f'per{r}.db'}", env))
+        base_rate, per_rate = n / min(base_runs), n / min(per_runs)
         results.append(
             {
                 "name": f"enrol {n:,} rows, SQLite",
                 "value": per_rate,
                 "unit": "rows/s",
-                "baseline": "same validations + raw executemany",
+                "baseline": f"same validations + raw executemany (best of {ROUNDS}, alternating)",
                 "baseline_value": base_rate,
                 "ratio": per_rate / base_rate,
                 "target": "≥ 10 000 rows/s and ≥ 0.6×",

@@ -14,7 +14,8 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,46 +45,67 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
+@contextmanager
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[Iterator[tuple[T, R]]]:
     """``(item, fn(item))`` in the order of ``items``, computed by ``workers`` processes and by this one.
 
-    The caller consumes each result with work of its own (bulk enrolment writes a chunk), so this process is a
-    worker too only when it would otherwise wait: when the next result is not ready and the pool already has
-    two items per worker, it computes the next item itself. The pool is topped up before every hand-over, so
-    it never idles while the caller works; at most ``4 * workers + 2`` items are read ahead of the caller.
-    ``fn`` and the items must pickle; with ``workers`` < 1 everything runs here.
+    The pool starts and gets its first items on entry, so the workers compute while the caller still prepares
+    (bulk enrolment loads its database layer meanwhile). The caller consumes each result with work of its own,
+    so this process computes an item only when it would otherwise wait: when the next result is not ready and
+    the pool already holds two items per worker. The pool is topped up before every hand-over, so it never idles
+    while the caller works, and at most ``4 * workers + 2`` items are read ahead of the caller. Leaving the block
+    drops what is not started. ``fn`` and the items must pickle; with ``workers`` < 1 everything runs here.
     """
-    it = iter(items)
     if workers < 1:
-        for item in it:
-            yield item, fn(item)
+        yield ((item, fn(item)) for item in items)
         return
-    limit = 4 * workers + 2
     with process_pool(workers) as pool:
-        pending: deque[tuple[T, Future[R] | tuple[R]]] = deque()
-        exhausted = False
+        mapper = _OrderedMap(fn, iter(items), workers, pool)
+        mapper.feed()
+        try:
+            yield mapper.results()
+        finally:
+            mapper.drop()
 
-        def take() -> tuple[T] | None:
-            """The next item (boxed, as an item may be falsy), unless read-ahead is at its limit or none is left."""
-            nonlocal exhausted
-            if exhausted or len(pending) >= limit:
-                return None
-            for item in it:
-                return (item,)
-            exhausted = True
+
+class _OrderedMap(Generic[T, R]):
+    def __init__(self, fn: Callable[[T], R], items: Iterator[T], workers: int, pool: ProcessPoolExecutor) -> None:
+        self.fn, self.items, self.workers, self.pool = fn, items, workers, pool
+        self.limit = 4 * workers + 2
+        self.pending: deque[tuple[T, Future[R] | tuple[R]]] = deque()
+        self.exhausted = False
+
+    def take(self) -> tuple[T] | None:
+        """The next item (boxed, as an item may be falsy), unless read-ahead is at its limit or none is left."""
+        if self.exhausted or len(self.pending) >= self.limit:
             return None
+        for item in self.items:
+            return (item,)
+        self.exhausted = True
+        return None
 
-        while True:
-            while sum(isinstance(f, Future) and not f.done() for _, f in pending) < 2 * workers:
-                box = take()
-                if box is None:
-                    break
-                pending.append((box[0], pool.submit(fn, box[0])))
-            if not pending:
+    def feed(self) -> None:
+        """Give the pool items until it holds two per worker."""
+        while sum(isinstance(f, Future) and not f.done() for _, f in self.pending) < 2 * self.workers:
+            box = self.take()
+            if box is None:
                 return
-            head, result = pending[0]
-            if isinstance(result, Future) and not result.done() and (box := take()) is not None:
-                pending.append((box[0], (fn(box[0]),)))  # the pool is behind: compute one here meanwhile
+            self.pending.append((box[0], self.pool.submit(self.fn, box[0])))
+
+    def results(self) -> Iterator[tuple[T, R]]:
+        while True:
+            self.feed()
+            if not self.pending:
+                return
+            head, result = self.pending[0]
+            if isinstance(result, Future) and not result.done() and (box := self.take()) is not None:
+                self.pending.append((box[0], (self.fn(box[0]),)))  # the pool is behind: compute one here meanwhile
                 continue
-            pending.popleft()
+            self.pending.popleft()
             yield head, result.result() if isinstance(result, Future) else result[0]
+
+    def drop(self) -> None:
+        for _, result in self.pending:
+            if isinstance(result, Future):
+                result.cancel()
+        self.pending.clear()
