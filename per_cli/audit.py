@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, table_of, utcnow
@@ -74,22 +74,14 @@ def event_hash(
     details]`` (``at`` as ISO 8601 with microseconds); ``_payload`` writes exactly those bytes without building
     an encoder per event (tests/audit/test_event_hash.py holds it to ``json``'s output).
     """
-    return _digest(
-        prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
+    return _sha256(
+        _payload(
+            prev_hash, at.isoformat(timespec="microseconds"), actor, action, patient_id, unit_code, outcome, details
+        )
     )
 
 
-def _digest(
-    prev_hash: str,
-    at: str,
-    actor: str,
-    action: str,
-    patient_id: int | None,
-    unit_code: str | None,
-    outcome: str,
-    details: str,
-) -> str:
-    payload = _payload(prev_hash, at, actor, action, patient_id, unit_code, outcome, details)
+def _sha256(payload: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -117,7 +109,7 @@ def _forget_tail(session: Session, *_args: Any) -> None:
 # tail, so an event is never chained to a row that a rolled-back savepoint took away.
 event.listen(Session, "after_transaction_end", _forget_tail)
 
-_TAIL = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_TAIL = "SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"  # driver SQL: one event per command pays for it
 
 
 def chain_tail(session: Session) -> str:
@@ -128,7 +120,7 @@ def chain_tail(session: Session) -> str:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = conn.execute(_TAIL).scalar()
+    last = conn.exec_driver_sql(_TAIL).scalar()
     return last or GENESIS
 
 
@@ -172,7 +164,7 @@ def record_batch(
     rows: list[tuple[Any, ...]] = []
     for patient_id, unit_code, details in entries:
         text = canonical_details(details)
-        digest = _digest(prev, at_text, actor, action, patient_id, unit_code, outcome, text)
+        digest = _sha256(_payload(prev, at_text, actor, action, patient_id, unit_code, outcome, text))
         rows.append((at_stored, actor, action, patient_id, unit_code, outcome, text, prev, digest))
         prev = digest
     return _append(session, rows, prev)
