@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -58,6 +59,16 @@ def test_a_swedish_excel_export_enrols_with_no_options(per: RunPer, unit: str, t
         ("191212121212", "Tolvan", "Tolvansson", "+46701740605", None),
         ("197010632391", "Åsa", "Öberg", None, "Samordningsnummer; ny"),
         ("198112289874", "Märta", "Ängström", "+46701740699", None),
+    ]
+    # each event names its own patient, unit and line (rows are written in personnummer order, not file order)
+    assert _rows(
+        db_url,
+        "SELECT p.personnummer, e.unit_code, e.details FROM audit_event e JOIN patient p ON p.id = e.patient_id "
+        "WHERE e.action = 'patient.enrol' ORDER BY e.id",
+    ) == [
+        ("191212121212", unit, '{"line":2,"source":"file"}'),
+        ("197010632391", unit, '{"line":3,"source":"file"}'),
+        ("198112289874", unit, '{"line":4,"source":"file"}'),
     ]
     assert _count(db_url, "audit_event", "WHERE action = 'patient.enrol'") == 3
 
@@ -133,7 +144,6 @@ def test_bad_rows_are_rejected_into_the_rejects_file_and_exit_3(
     summary = json.loads(result.stdout)
     assert (summary["read"], summary["created"], summary["rejected"]) == (6, 1, 5)
     assert result.stderr.splitlines()[-1] == "Error: 5 of 6 rows were rejected"
-    import csv
     import io
 
     written = list(csv.reader(io.StringIO(rejects.read_bytes().decode("cp1252")), delimiter=";"))
@@ -267,6 +277,7 @@ def test_killed_runs_leave_a_consistent_database_and_a_rerun_finishes(
     assert final.returncode == 0, final.stderr
     assert _count(db_url, "patient") == 6000
     assert _count(db_url, "audit_event", "WHERE action = 'patient.enrol'") == 6000
+    _assert_events_name_their_rows(db_url, path)
     verified = subprocess.run([PER, "audit", "verify"], env=full_env, capture_output=True, text=True, check=False)
     assert (verified.returncode, verified.stdout) == (0, "ok: 6000 events, chain intact\n")
     reference = tmp_path / "reference.db"
@@ -275,6 +286,21 @@ def test_killed_runs_leave_a_consistent_database_and_a_rerun_finishes(
     subprocess.run(cmd, env=ref_env, check=True, capture_output=True)
     assert _settled_state(db_url) == _settled_state(f"sqlite:///{reference}")
     assert kills >= 1, "the runs all finished before a kill: make the file larger"
+
+
+def _assert_events_name_their_rows(db_url: str, path: Path) -> None:
+    """Every enrolled patient has one enrol event, and its line in the file holds that patient's number."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        by_line = {
+            line: row["personnummer"].replace("-", "") for line, row in enumerate(csv.DictReader(fh, delimiter=";"), 2)
+        }
+    events = _rows(
+        db_url,
+        "SELECT p.personnummer, e.details FROM patient p JOIN audit_event e ON e.patient_id = p.id "
+        "WHERE e.action = 'patient.enrol'",
+    )
+    assert len(events) == _count(db_url, "patient") == len({pnr for pnr, _ in events})
+    assert all(by_line[json.loads(str(details))["line"]] == pnr for pnr, details in events)
 
 
 def test_two_overlapping_runs_at_once_create_each_patient_once(
