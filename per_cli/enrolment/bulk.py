@@ -96,11 +96,9 @@ def _validated(
     workers: int | None,
 ) -> Iterator[Iterator[tuple[list[tuple[int, list[str]]], list[RowResult]]]]:
     """Validate chunk by chunk, in worker processes too once the file proves larger than one chunk."""
-    first = next(chunks, None)
-    second = next(chunks, None) if first is not None else None
+    head = list(islice(chunks, 2))
     # one worker per core but this one: this process writes each chunk, and validates only when it would wait
-    count = (workers if workers is not None else cpu_count() - 1) if second is not None else 0
-    head = [c for c in (first, second) if c is not None]
+    count = (workers if workers is not None else cpu_count() - 1) if len(head) == 2 else 0
     with ordered_map(fn, chain(head, chunks), count) as validated:
         yield validated
 

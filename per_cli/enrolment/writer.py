@@ -88,7 +88,7 @@ def write_chunk(
         conn = session.connection()
         existing = _existing(conn, {c for row in rows for c in row.candidates})
         inserts: list[EnrolRow] = []
-        updates: list[tuple[int, int, dict[str, Any]]] = []
+        updates: list[tuple[int, Mapping[str, Any], dict[str, Any]]] = []
         for row in rows:
             matches = [existing[c] for c in row.candidates if c in existing] if existing else []
             if len(matches) > 1:
@@ -98,7 +98,7 @@ def write_chunk(
             elif on_existing == "fail":
                 reject(row.line, "personnummer: this patient is already enrolled (--on-existing fail)")
             elif on_existing == "update" and (changes := _changes(matches[0], _proposed(row, units))):
-                updates.append((row.line, matches[0]["id"], changes))
+                updates.append((row.line, matches[0], changes))
             else:
                 summary.unchanged += 1
         if dry_run:
@@ -192,32 +192,24 @@ def _insert(
 
 
 def _update(
-    conn: Connection, updates: list[tuple[int, int, dict[str, Any]]], summary: Summary, actor: str
+    conn: Connection, updates: list[tuple[int, Mapping[str, Any], dict[str, Any]]], summary: Summary, actor: str
 ) -> list[Event]:
+    """Apply each row's changes to its patient (``current``: the patient as ``_existing`` read it)."""
     if not updates:
         return []
     table = table_of(Patient)
     codes = _unit_codes(conn)
     now = utcnow()
     events = []
-    for line, patient_id, changes in updates:  # few in practice; each row changes its own set of columns
-        conn.execute(
-            update(table).where(table.c.id == bindparam("pid")).values(**changes, updated_at=now), {"pid": patient_id}
-        )
-        unit_id = changes.get("unit_id")
-        unit_code = (
-            codes[unit_id]
-            if unit_id
-            else conn.execute(
-                select(CareUnit.code).join(Patient, Patient.unit_id == CareUnit.id).where(Patient.id == patient_id)
-            ).scalar_one()
-        )
+    for line, current, changes in updates:  # few in practice; each row changes its own set of columns
+        statement = update(table).where(table.c.id == bindparam("pid")).values(**changes, updated_at=now)
+        conn.execute(statement, {"pid": current["id"]})
         events.append(
             Event(
                 actor=actor,
                 action="patient.update",
-                patient_id=patient_id,
-                unit_code=unit_code,
+                patient_id=current["id"],
+                unit_code=codes[changes.get("unit_id", current["unit_id"])],
                 details={"source": "file", "line": line, "changed": sorted(changes)},
             )
         )

@@ -186,7 +186,11 @@ def test_rerun_changes_nothing_and_on_existing_policies(per: RunPer, unit: str, 
     assert (json.loads(update.stdout)["updated"], json.loads(update.stdout)["unchanged"]) == (1, 29)
     pnr = first[0].replace("-", "")
     assert _rows(db_url, f"SELECT first_name FROM patient WHERE personnummer = '{pnr}'") == [("Ändrad",)]
-    assert _count(db_url, "audit_event", "WHERE action = 'patient.update'") == 1
+    assert _rows(
+        db_url,
+        "SELECT p.personnummer, e.unit_code, e.details FROM audit_event e JOIN patient p ON p.id = e.patient_id "
+        "WHERE e.action = 'patient.update'",
+    ) == [(pnr, unit, '{"changed":["first_name"],"line":2,"source":"file"}')]
     fail = per("patient", "enrol", "--file", str(path), "--unit", unit, "--on-existing", "fail", "--format", "json")
     assert fail.exit_code == 3 and json.loads(fail.stdout)["rejected"] == 30
 
