@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from per_cli.audit import GENESIS, event_hash
-from per_cli.audit_verify import verify_chain
+from per_cli.audit.events import GENESIS, event_hash
+from per_cli.audit.verify import verify_chain
 from per_cli.db import schema
 from per_cli.db.engine import make_engine
 
@@ -61,8 +61,8 @@ def _result(
 
 
 def _show_overhead(tmp: Path, reps: int, command_runs: int) -> list[dict[str, Any]]:
-    from per_cli.patients import enrol_one, find_patient, load_with_unit, patient_record, show_patient
-    from per_cli.units import add_unit
+    from per_cli.patients.register import enrol_one, find_patient, load_with_unit, patient_record, show_patient
+    from per_cli.patients.units import add_unit
 
     url = f"sqlite:///{tmp / 'show.db'}"
     engine = make_engine(url)

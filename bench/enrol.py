@@ -24,14 +24,14 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from tests.enrolment.generate import write_csv
+from tests.patients.enrolment.generate import write_csv
 
 PER = str(Path(sys.executable).parent / "per")
 ROUNDS = 3
 
 
 def _baseline(path: Path, db: Path) -> float:
-    from per_cli.patient_fields import validate_patient
+    from per_cli.patients.fields import validate_patient
     from per_cli.spreadsheet.headers import map_headers, to_record
     from per_cli.spreadsheet.sources import open_table
 

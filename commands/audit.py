@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("audit")
@@ -37,8 +37,8 @@ def list_(
     Example:
       per audit list --patient 191212121212 --since 2026-01-01 --format json
     """
-    from per_cli.audit_log import AuditFilter, list_events, parse_moment
-    from per_cli.output import emit
+    from per_cli.audit.query import AuditFilter, list_events, parse_moment
+    from per_cli.cli.output import emit
 
     flt = AuditFilter(
         patient=patient,
@@ -75,7 +75,7 @@ def verify(ctx: click.Context, fmt: str) -> None:
     """
     import json
 
-    from per_cli.audit_verify import verify_chain
+    from per_cli.audit.verify import verify_chain
     from per_cli.db.faults import translate_db_errors
 
     app = app_of(ctx)
@@ -110,9 +110,9 @@ def extract(
     Example:
       per audit extract 19121212-1212 --since 2026-01-01 --language en
     """
-    from per_cli.audit_extract import COLUMNS, extract, for_table, resolve_language
-    from per_cli.audit_log import parse_moment
-    from per_cli.output import emit
+    from per_cli.audit.extract import COLUMNS, extract, for_table, resolve_language
+    from per_cli.audit.query import parse_moment
+    from per_cli.cli.output import emit
 
     app = app_of(ctx)
     lang = resolve_language(app.config, language)
@@ -169,9 +169,9 @@ def review(
     Example:
       per audit review --since 2026-10-01 --until 2026-10-31 --sample 50 --output granskning-oktober.csv
     """
-    from per_cli.audit_log import parse_moment
-    from per_cli.audit_review import COLUMNS, review
-    from per_cli.output import emit, render
+    from per_cli.audit.query import parse_moment
+    from per_cli.audit.review import COLUMNS, review
+    from per_cli.cli.output import emit, render
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -216,8 +216,8 @@ def prune(ctx: click.Context, before: str, dry_run: bool) -> None:
     Example:
       per audit prune --before 2020-01-01 --dry-run
     """
-    from per_cli.audit_prune import check_cutoff, prune
-    from per_cli.patient_fields import parse_date
+    from per_cli.audit.prune import check_cutoff, prune
+    from per_cli.patients.fields import parse_date
 
     app = app_of(ctx)
     day = parse_date(before, "--before", allow_future=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("caregiver")
@@ -30,17 +30,17 @@ def _new_password(app: Any, from_stdin: bool, generate: bool) -> tuple[str, bool
     if from_stdin and generate:
         raise click.UsageError("--password-stdin and --generate-password exclude each other")
     if generate:
-        from per_cli.caregivers import min_length
+        from per_cli.credentials.caregivers import min_length
         from per_cli.credentials.passwords import generate_password
 
         return generate_password(max(16, min_length(app.config))), True
-    from per_cli.credentials.entry import read_password
+    from per_cli.cli.prompts import read_password
 
     return read_password(from_stdin, "Care giver's new password", confirm=True), False
 
 
 def _emit_account(app: Any, record: dict[str, object], password: str | None, fmt: str) -> None:
-    from per_cli.output import emit
+    from per_cli.cli.output import emit
 
     if password is not None:
         record = {**record, "password": password}
@@ -65,7 +65,7 @@ def add(
       per caregiver add anna.lind --unit NEURO-SU --name "Anna Lind"
       printf '%s\\n' "$CG_PASSWORD" | per caregiver add anna.lind --unit NEURO-SU --password-stdin
     """
-    from per_cli.caregivers import add_caregiver, validate_username
+    from per_cli.credentials.caregivers import add_caregiver, validate_username
 
     app = app_of(ctx)
     validate_username(user)
@@ -88,7 +88,7 @@ def set_password(ctx: click.Context, user: str, password_stdin: bool, generate: 
     Example:
       per caregiver set-password anna.lind --generate-password
     """
-    from per_cli.caregivers import set_password as change
+    from per_cli.credentials.caregivers import set_password as change
 
     app = app_of(ctx)
     password, generated = _new_password(app, password_stdin, generate)
@@ -99,8 +99,8 @@ def set_password(ctx: click.Context, user: str, password_stdin: bool, generate: 
 
 
 def _set_active(ctx: click.Context, user: str, active: bool, fmt: str) -> None:
-    from per_cli.caregivers import set_active
-    from per_cli.output import emit
+    from per_cli.cli.output import emit
+    from per_cli.credentials.caregivers import set_active
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -149,8 +149,8 @@ def list_(ctx: click.Context, unit: str | None, fmt: str) -> None:
     Example:
       per caregiver list --unit NEURO-SU --format json
     """
-    from per_cli.caregivers import list_caregivers
-    from per_cli.output import emit
+    from per_cli.cli.output import emit
+    from per_cli.credentials.caregivers import list_caregivers
 
     app = app_of(ctx)
     with app.transaction() as session:

@@ -15,6 +15,6 @@ def cli(shell: str) -> None:
       eval "$(per completion bash)"          # in ~/.bashrc
       per completion fish > ~/.config/fish/completions/per.fish
     """
-    from per_cli.completion import completion_script
+    from per_cli.cli.completion import completion_script
 
     click.echo(completion_script(shell), nl=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from per_cli.options import app_of
+from per_cli.cli.options import app_of
 
 
 @click.group("db")

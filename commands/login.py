@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("login")
@@ -19,7 +19,7 @@ def cli() -> None:
 
 
 def _emit_login(app: Any, result: Any, fmt: str, how: str) -> None:
-    from per_cli.output import emit
+    from per_cli.cli.output import emit
 
     app.note(f"Logged in {result.name} ({result.patient}) {how}. The token is shown only this once.")
     if result.must_change_password:
@@ -73,8 +73,9 @@ def otp(
       per login otp --challenge 4f9c…e1 --code 123456
     """
     from per_cli.errors import InvalidInput
-    from per_cli.logins import WrongCode, complete_otp, start_otp
-    from per_cli.logins import code_from_outbox as read_code
+    from per_cli.login.otp import complete_otp, start_otp
+    from per_cli.login.outbox import code_from_outbox as read_code
+    from per_cli.login.refusals import WrongCode
 
     app = app_of(ctx)
     if challenge is not None:
@@ -97,7 +98,7 @@ def otp(
         raise click.UsageError("give the patient's PERSONNUMMER (or --challenge ID to complete a code)")
     if send_only and code_from_outbox:
         raise click.UsageError("--send-only and --code-from-outbox exclude each other")
-    from per_cli.credentials.entry import read_password
+    from per_cli.cli.prompts import read_password
 
     password = read_password(password_stdin, "Password")
     started = start_otp(
@@ -110,7 +111,7 @@ def otp(
         f"{started.expires_at.astimezone():%H:%M:%S}."
     )
     if send_only:
-        from per_cli.output import emit
+        from per_cli.cli.output import emit
 
         app.note("Complete it with: per login otp --challenge CHALLENGE --code CODE")
         emit([started.record()], fmt, single=True)
@@ -135,7 +136,7 @@ def otp(
 
 
 def _complete(app: Any, challenge: str, code: str | None, personnummer: str | None, fmt: str) -> None:
-    from per_cli.logins import complete_otp
+    from per_cli.login.otp import complete_otp
 
     if code is None:
         code = click.prompt("One-time code", err=True)
@@ -160,8 +161,8 @@ def proxy(ctx: click.Context, personnummer: str, user: str, password_stdin: bool
       per login proxy 19121212-1212 --user anna.lind
       printf '%s\\n' "$CG_PASSWORD" | per login proxy 191212121212 --user anna.lind --password-stdin --format json
     """
-    from per_cli.credentials.entry import read_password
-    from per_cli.logins import proxy_login
+    from per_cli.cli.prompts import read_password
+    from per_cli.login.proxy import proxy_login
 
     app = app_of(ctx)
     password = read_password(password_stdin, f"Password for {user}")
@@ -213,7 +214,7 @@ def bankid(ctx: click.Context, personnummer: str, no_qr: bool, end_user_ip: str,
     """
     import sys
 
-    from per_cli.bankid_login import login_bankid
+    from per_cli.login.bankid import login_bankid
 
     app = app_of(ctx)
     result = login_bankid(app, personnummer, end_user_ip, show_qr=not no_qr, stream=sys.stderr, quiet=app.verbosity < 0)

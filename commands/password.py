@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("password")
@@ -46,9 +46,9 @@ def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bo
       printf '%s\\n%s\\n%s\\n' "$OLD" "$NEW" "$NEW" | PER_SESSION="$TOKEN" \\
           per password change 191212121212 --password-stdin
     """
-    from per_cli.credentials.entry import prompt_secret, stdin_lines
-    from per_cli.output import emit
-    from per_cli.password_change import change_password
+    from per_cli.cli.output import emit
+    from per_cli.cli.prompts import prompt_secret, stdin_lines
+    from per_cli.passwords.change import change_password
 
     app = app_of(ctx)
     if password_stdin:
@@ -67,7 +67,7 @@ def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bo
 # --- ``password send`` (issue 4): staff send a new password by SMS and/or e-mail ---
 
 if TYPE_CHECKING:
-    from per_cli.password_delivery.single import VerifyCaller
+    from per_cli.passwords.delivery.single import VerifyCaller
 
 _MAX_FAILURE_LINES = 20
 
@@ -150,7 +150,7 @@ def send(
         raise click.UsageError("give the patient's PERSONNUMMER, or --file FILE")
     check = None
     if verify_caller:
-        from per_cli.bankid_login import caller_check
+        from per_cli.login.bankid import caller_check
 
         check = caller_check(app, on_message=app.note)
     send_one(app, personnummer, channels, fmt, verify_caller=check)
@@ -164,8 +164,8 @@ def send_one(
     ``verify_caller`` is the hook for ``--verify-caller`` (BankID): it is passed to ``send_password``, which calls
     it after the contacts are checked and before a password is made (``password_delivery.single.VerifyCaller``).
     """
-    from per_cli.output import emit
-    from per_cli.password_delivery.single import outcome_error, send_password
+    from per_cli.cli.output import emit
+    from per_cli.passwords.delivery.single import outcome_error, send_password
 
     delivery = send_password(app, personnummer, channels, verify_caller=verify_caller, warn=app.warn)
     record = delivery.record()
@@ -185,10 +185,10 @@ def send_one(
 
 def _send_file(app: Any, file: str, channels: list[str], fmt: str, **options: Any) -> None:
     """Run a bulk send: failures on stderr as they happen, a result per patient on stdout, the summary last."""
+    from per_cli.cli.output import emit
+    from per_cli.cli.progress import Progress
     from per_cli.errors import DeliveryFailed, PartialFailure
-    from per_cli.output import emit
-    from per_cli.password_delivery.bulk import BulkOptions, BulkSummary, RowResult, send_file
-    from per_cli.progress import Progress
+    from per_cli.passwords.delivery.bulk import BulkOptions, BulkSummary, RowResult, send_file
 
     progress = Progress("sending passwords")
     results: list[RowResult] = []

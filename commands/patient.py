@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("patient")
@@ -110,8 +110,8 @@ def enrol(
     for name, value in (("--first-name", first_name), ("--last-name", last_name), ("--unit", unit)):
         if not value:
             raise click.UsageError(f"missing option {name}")
-    from per_cli.output import emit
-    from per_cli.patients import enrol_one
+    from per_cli.cli.output import emit
+    from per_cli.patients.register import enrol_one
 
     raw = {
         "personnummer": personnummer,
@@ -137,10 +137,11 @@ _MAX_REJECT_LINES = 20
 
 def _enrol_file(app: Any, args: dict[str, Any], fmt: str) -> None:
     """Run a bulk enrolment (``args``: the fields of ``BulkOptions``) and render rows, progress and summary."""
-    from per_cli.enrolment.bulk import BulkOptions, Summary, enrol_file
+    from per_cli.cli.output import emit
+    from per_cli.cli.progress import Progress
     from per_cli.errors import PartialFailure
-    from per_cli.output import emit
-    from per_cli.progress import Progress
+    from per_cli.patients.enrolment.bulk import BulkOptions, enrol_file
+    from per_cli.patients.enrolment.rows import Summary
 
     progress = Progress("enrolling")
     shown = 0
@@ -185,8 +186,8 @@ def show(ctx: click.Context, personnummer: str, fmt: str) -> None:
     Example:
       per patient show 1212121212 --format json
     """
-    from per_cli.output import emit
-    from per_cli.patients import show_patient
+    from per_cli.cli.output import emit
+    from per_cli.patients.register import show_patient
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -207,8 +208,8 @@ def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, 
     Example:
       per patient list --unit NEURO-SU --search tolv --format csv
     """
-    from per_cli.output import emit
-    from per_cli.patients import list_records
+    from per_cli.cli.output import emit
+    from per_cli.patients.register import list_records
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -261,9 +262,9 @@ def edit_profile(
         raise click.UsageError("--mobile and --no-mobile contradict each other")
     if email is not None and no_email:
         raise click.UsageError("--email and --no-email contradict each other")
-    from per_cli.output import emit
-    from per_cli.patient_fields import ProfileChange
-    from per_cli.patients import edit_profile as edit
+    from per_cli.cli.output import emit
+    from per_cli.patients.fields import ProfileChange
+    from per_cli.patients.register import edit_profile as edit
 
     change = ProfileChange(
         mobile=mobile,
@@ -300,9 +301,9 @@ def exclude(ctx: click.Context, personnummer: str, on: str | None, reason: str |
     Example:
       per patient exclude 191212121212 --on 2026-01-31 --reason "Avböjer medverkan"
     """
-    from per_cli.output import emit
-    from per_cli.patient_fields import parse_date
-    from per_cli.patients import exclude_patient
+    from per_cli.cli.output import emit
+    from per_cli.patients.fields import parse_date
+    from per_cli.patients.register import exclude_patient
 
     app = app_of(ctx)
     when = parse_date(on, "--on") if on else date.today()

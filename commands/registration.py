@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -16,13 +16,13 @@ _TEXT_FORMATS = ("table", "csv", "tsv", "plain")
 
 
 def _complete_codes(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from per_cli.scales.complete import complete_scale_codes
+    from per_cli.cli.completers import complete_scale_codes
 
     return complete_scale_codes(ctx, param, incomplete)
 
 
 def _complete_code(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from per_cli.scales.complete import complete_scale_code
+    from per_cli.cli.completers import complete_scale_code
 
     return complete_scale_code(ctx, param, incomplete)
 
@@ -78,8 +78,9 @@ def new(ctx: click.Context, personnummer: str, scales: str, token: str | None, f
       per registration new 1212121212 --scales eq-5d-5l --session "$TOKEN" --format json
       REG=$(per registration new 191212121212 --scales HADS --format plain | cut -f1)
     """
-    from per_cli.output import emit
-    from per_cli.registrations import new_registration, run_use_case
+    from per_cli.cli.output import emit
+    from per_cli.registrations.acting import run_use_case
+    from per_cli.registrations.use_cases import new_registration
     from per_cli.scales.catalogue import catalogue_for
 
     app = app_of(ctx)
@@ -153,9 +154,10 @@ def answer(
     """
     if (answers is None) == (file is None):
         raise click.UsageError("give the answers with either --answers or --file")
-    from per_cli.output import emit
-    from per_cli.registrations import answer as answer_part
-    from per_cli.registrations import read_answer_file, run_use_case
+    from per_cli.cli.output import emit
+    from per_cli.registrations.acting import run_use_case
+    from per_cli.registrations.answers import read_answer_file
+    from per_cli.registrations.use_cases import answer as answer_part
     from per_cli.scales.catalogue import catalogue_for
     from per_cli.scales.scoring import parse_answers
 
@@ -200,8 +202,8 @@ def show(ctx: click.Context, registration_id: int, fmt: str) -> None:
       per registration show 1
       per registration show 1 --format json
     """
-    from per_cli.output import emit, render
-    from per_cli.registrations import show as show_registration
+    from per_cli.cli.output import emit, render
+    from per_cli.registrations.use_cases import show as show_registration
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -230,8 +232,8 @@ def list_(ctx: click.Context, personnummer: str, fmt: str) -> None:
       per registration list 19121212-1212
       per registration list 1212121212 --format json
     """
-    from per_cli.output import emit
-    from per_cli.registrations import list_for_patient
+    from per_cli.cli.output import emit
+    from per_cli.registrations.use_cases import list_for_patient
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -274,10 +276,10 @@ def export(
       per registration export --since 2026-01-01 --unit NEURO-SU > per.csv
       per registration export --scale MSIS-29 --format json
     """
-    from per_cli.audit_log import parse_moment
-    from per_cli.output import emit
-    from per_cli.registrations import ExportFilter
-    from per_cli.registrations import export as export_rows
+    from per_cli.audit.query import parse_moment
+    from per_cli.cli.output import emit
+    from per_cli.registrations.export import ExportFilter
+    from per_cli.registrations.export import export as export_rows
     from per_cli.scales.catalogue import catalogue_for
 
     app = app_of(ctx)
@@ -311,7 +313,7 @@ def _answers_as_text(record: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     """In text formats, answers as ``1,2,,4``; JSON keeps the list (with null for a missing answer)."""
     if fmt not in _TEXT_FORMATS:
         return dict(record)
-    from per_cli.registrations import answers_text
+    from per_cli.registrations.answers import answers_text
 
     answers: Sequence[int | None] | None = record.get("answers")
     return {**record, "answers": answers_text(answers)}

@@ -9,7 +9,7 @@ import click
 
 
 def _complete_code(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from per_cli.scales.complete import complete_scale_code
+    from per_cli.cli.completers import complete_scale_code
 
     return complete_scale_code(ctx, param, incomplete)
 
@@ -37,7 +37,8 @@ def list_scales(ctx: click.Context) -> None:
     Example:
       per scale list
     """
-    from per_cli.scales.catalogue import catalogue_for, scale_rows
+    from per_cli.scales.catalogue import catalogue_for
+    from per_cli.scales.display import scale_rows
 
     rows = scale_rows(catalogue_for(ctx.obj))
     _echo_table(rows, ["code", "name", "version", "items", "scores", "origin"])
@@ -57,7 +58,8 @@ def show_scale(ctx: click.Context, code: str) -> None:
     """
     import textwrap
 
-    from per_cli.scales.catalogue import catalogue_for, scale_detail
+    from per_cli.scales.catalogue import catalogue_for
+    from per_cli.scales.display import scale_detail
 
     detail = scale_detail(catalogue_for(ctx.obj).get(code))
     for key in ("code", "name", "version", "origin", "file", "source", "copyright", "notes"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 _TABLE = ["id", "patient", "name", "method", "proxy_by", "since", "last_seen_at", "expires_at", "status"]
 
@@ -31,9 +31,9 @@ def show(ctx: click.Context, token: str, fmt: str) -> None:
       per session show "$TOKEN" --format json
       printf '%s\\n' "$TOKEN" | per session show -
     """
-    from per_cli.credentials.entry import token_argument
+    from per_cli.cli.output import emit
+    from per_cli.cli.prompts import token_argument
     from per_cli.credentials.sessions import show_session
-    from per_cli.output import emit
 
     app = app_of(ctx)
     value = token_argument(token)
@@ -55,8 +55,8 @@ def list_(ctx: click.Context, patient: str | None, include_ended: bool, limit: i
     Example:
       per session list --patient 191212121212 --all
     """
+    from per_cli.cli.output import emit
     from per_cli.credentials.sessions import list_sessions
-    from per_cli.output import emit
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -80,9 +80,9 @@ def revoke(ctx: click.Context, token: str | None, session_id: int | None, patien
       per session revoke "$TOKEN"
       per session revoke --patient 191212121212
     """
-    from per_cli.credentials.entry import token_argument
+    from per_cli.cli.output import emit
+    from per_cli.cli.prompts import token_argument
     from per_cli.credentials.sessions import revoke_sessions
-    from per_cli.output import emit
 
     if sum(v is not None for v in (token, session_id, patient)) != 1:
         raise click.UsageError("give exactly one of TOKEN, --id or --patient")

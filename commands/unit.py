@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from per_cli.options import app_of, format_option
+from per_cli.cli.options import app_of, format_option
 
 
 @click.group("unit")
@@ -24,8 +24,8 @@ def add(ctx: click.Context, code: str, name: str, fmt: str) -> None:
     Example:
       per unit add NEURO-SU --name "Neurologi, Sahlgrenska"
     """
-    from per_cli.output import emit
-    from per_cli.units import add_unit
+    from per_cli.cli.output import emit
+    from per_cli.patients.units import add_unit
 
     app = app_of(ctx)
     with app.transaction() as session:
@@ -45,8 +45,8 @@ def list_(ctx: click.Context, fmt: str) -> None:
     Example:
       per unit list --format json
     """
-    from per_cli.output import emit
-    from per_cli.units import list_units
+    from per_cli.cli.output import emit
+    from per_cli.patients.units import list_units
 
     app = app_of(ctx)
     with app.transaction() as session:

@@ -165,7 +165,7 @@ def session_record(
     session: Session, row: LoginSession, settings: SessionSettings, now: datetime | None = None
 ) -> dict[str, Any]:
     """A session as printed: who, how, proxied by whom, since, until; never the token or its digest."""
-    from per_cli.patients import display_pnr
+    from per_cli.patients.register import display_pnr
 
     now = now or utcnow()
     patient = session.get(Patient, row.patient_id)
@@ -197,7 +197,7 @@ def _audit(
     rows: list[tuple[LoginSession, str]],
     details: dict[str, Any] | None = None,
 ) -> None:
-    from per_cli.audit import Event, record_many
+    from per_cli.audit.events import Event, record_many
 
     record_many(
         session,
@@ -234,7 +234,7 @@ def list_sessions(
     session: Session, config: Config, actor: str, *, pnr_text: str | None, include_ended: bool, limit: int
 ) -> list[dict[str, Any]]:
     """Active sessions (``include_ended`` also expired and revoked), newest first."""
-    from per_cli.patients import find_patient
+    from per_cli.patients.register import find_patient
 
     settings = SessionSettings.from_config(config)
     now = utcnow()
@@ -266,7 +266,7 @@ def revoke_sessions(
     pnr_text: str | None = None,
 ) -> list[dict[str, Any]]:
     """End one session (by token or id) or every session of a patient; returns the sessions ended now."""
-    from per_cli.patients import find_patient
+    from per_cli.patients.register import find_patient
 
     settings = SessionSettings.from_config(config)
     now = utcnow()

@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Final
 
 from per_cli.errors import InvalidInput
-from per_cli.scales.catalogue import Item, Scale, ScoringRule, sum_range
+from per_cli.scales.model import Item, Scale, ScoringRule, sum_range
 
 Score = float | int | str
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")

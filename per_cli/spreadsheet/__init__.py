@@ -18,7 +18,8 @@ from per_cli.spreadsheet.headers import (
     to_record,
 )
 from per_cli.spreadsheet.rejects import RejectsWriter
-from per_cli.spreadsheet.sources import Table, open_table
+from per_cli.spreadsheet.sources import open_table
+from per_cli.spreadsheet.table import Table
 
 __all__ = [
     "ALIASES",

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO, NamedTuple
 
 from per_cli.errors import InvalidInput
-from per_cli.spreadsheet.sources import Table, open_table
+from per_cli.spreadsheet.sources import open_table
+from per_cli.spreadsheet.table import Table
 
 FIELDS: tuple[str, ...] = (
     "personnummer",

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from per_cli.errors import InvalidInput
-from per_cli.spreadsheet.sources import Table
+from per_cli.spreadsheet.table import Table
 
 EXTRA_COLUMNS = ("line", "reason")
 

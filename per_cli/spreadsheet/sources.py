@@ -13,50 +13,17 @@ import os
 import shutil
 import sys
 import tempfile
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from per_cli.errors import InvalidInput
+from per_cli.spreadsheet.table import Table
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 STDIN_SPOOL_BYTES = 8 << 20
 """Piped input up to this size stays in memory; larger input spills to an unlinked temporary file."""
-
-
-class Table(ABC):
-    """A header row and the data rows under it, whatever the file format.
-
-    ``columns`` are the header names as written (stripped, byte order mark removed, trailing unnamed columns
-    dropped). ``rows()`` yields ``(line, values)`` for every non-blank row after the header; values are the raw
-    cell texts, padded with ``""`` to ``len(columns)``. A row longer than that has non-empty cells beyond the
-    header -- usually an unquoted delimiter -- and should be rejected (``to_record`` does). ``rows()`` may be
-    called again to re-read from the start, but not while another iteration is running.
-    """
-
-    kind: Literal["csv", "xlsx"]
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-
-    def __init__(self, source: str, columns: list[str], header_line: int) -> None:
-        self.source = source
-        self.columns = columns
-        self.header_line = header_line
-
-    @abstractmethod
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield ``(line, values)`` for each non-blank data row, streaming."""
-
-    @abstractmethod
-    def describe(self) -> str:
-        """One line for the ``-v`` log: format, encoding, delimiter or sheet, column count."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release what the reader holds open; ``open_table`` calls it."""
 
 
 @contextlib.contextmanager
@@ -85,9 +52,9 @@ def open_table(
                 raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--encoding")
             if delimiter is not None:
                 raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--delimiter")
-            from per_cli.spreadsheet import xlsx  # openpyxl's helpers: a tenth of a second, only for workbooks
+            from per_cli.spreadsheet.xlsx import XlsxTable  # openpyxl: 0.1 s, only for workbooks
 
-            table = xlsx.XlsxTable(fp, source, sheet)
+            table = XlsxTable(fp, source, sheet)
         elif magic.startswith(OLE_MAGIC):
             raise InvalidInput(
                 f"{source} is an Excel 97-2003 (.xls) or password-protected workbook; "
@@ -99,9 +66,9 @@ def open_table(
         else:
             if sheet is not None:
                 raise InvalidInput(f"applies to XLSX workbooks; {source} is a text file", field="--sheet")
-            from per_cli.spreadsheet import text
+            from per_cli.spreadsheet.text import TextTable
 
-            table = text.TextTable(fp, source, encoding=encoding, delimiter=delimiter)
+            table = TextTable(fp, source, encoding=encoding, delimiter=delimiter)
         stack.callback(table.close)
         yield table
 
@@ -125,28 +92,3 @@ def _spool(stream: BinaryIO) -> Iterator[BinaryIO]:
         shutil.copyfileobj(stream, buf, 1 << 20)
         buf.seek(0)
         yield buf  # type: ignore[misc]  # SpooledTemporaryFile is a BinaryIO in all but name
-
-
-def blank(values: list[str]) -> bool:
-    """True for a row with no visible content (Excel exports end in ``;;;;`` lines)."""
-    return not "".join(values).strip()
-
-
-def shape(values: list[str], width: int) -> list[str]:
-    """Pad to ``width``; drop empty cells beyond it, keep non-empty ones so the row can be rejected."""
-    n = len(values)
-    if n < width:
-        values.extend([""] * (width - n))
-    elif n > width:
-        while n > width and not values[-1].strip():
-            values.pop()
-            n -= 1
-    return values
-
-
-def header(values: list[str]) -> list[str]:
-    """Header names stripped, BOM removed, trailing unnamed columns dropped."""
-    names = [v.replace("\ufeff", "").strip() for v in values]
-    while names and not names[-1]:
-        names.pop()
-    return names

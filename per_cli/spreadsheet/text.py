@@ -24,7 +24,7 @@ from collections.abc import Generator, Iterator
 from typing import BinaryIO
 
 from per_cli.errors import InvalidInput
-from per_cli.spreadsheet.sources import Table, blank, header, shape
+from per_cli.spreadsheet.table import Table, blank, header, shape
 
 SCAN_CHUNK = 1 << 20
 SAMPLE_BYTES = 64 << 10

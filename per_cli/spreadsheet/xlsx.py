@@ -38,7 +38,7 @@ from openpyxl.utils.datetime import (  # type: ignore[import-untyped]
 )
 
 from per_cli.errors import InvalidInput
-from per_cli.spreadsheet.sources import Table, blank, header, shape
+from per_cli.spreadsheet.table import Table, blank, header, shape
 
 WHOLE_FLOAT_LIMIT = 1e15
 """Floats below this are exact integers in a double; above it digits were already lost."""

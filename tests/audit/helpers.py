@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from per_cli.audit import Event, record_many
+from per_cli.audit.events import Event, record_many
 from per_cli.db.models import AuditEvent
 
 TABLE = cast(Table, AuditEvent.__table__)
@@ -38,7 +38,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch, *moments: datetime) -> Iterato
     """The audit writer sees these moments, one per event, in order."""
     remaining = list(moments)
     with monkeypatch.context() as patch:
-        patch.setattr("per_cli.audit.utcnow", lambda: remaining.pop(0))
+        patch.setattr("per_cli.audit.events.utcnow", lambda: remaining.pop(0))
         yield
     assert not remaining, "unused moments"
 

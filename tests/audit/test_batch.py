@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from per_cli.audit import event_hash, record_batch
-from per_cli.audit_verify import verify_chain
+from per_cli.audit.events import event_hash, record_batch
+from per_cli.audit.verify import verify_chain
 from per_cli.db.models import AuditEvent
 from tests.audit.helpers import count, frozen_clock, shows, write
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from per_cli.audit import Event, record_many
-from per_cli.audit_verify import verify_chain
+from per_cli.audit.events import Event, record_many
+from per_cli.audit.verify import verify_chain
 from per_cli.db.models import AuditEvent
 from tests.audit.helpers import count
 
@@ -23,7 +23,7 @@ WRITER = """
 import sys, time
 from pathlib import Path
 from sqlalchemy.orm import Session
-from per_cli.audit import Event, record_many
+from per_cli.audit.events import Event, record_many
 from per_cli.db.engine import make_engine
 
 url, transactions, actor, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])

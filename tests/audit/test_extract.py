@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from per_cli.audit import Event
-from per_cli.audit_extract import PHRASES, phrase
+from per_cli.audit.events import Event
+from per_cli.audit.extract import PHRASES, phrase
 from per_cli.db.models import Patient
 from tests.audit.helpers import write
 from tests.conftest import SAMORDNING, TOLVAN, RunPer, enrol_args

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from per_cli.audit_prune import check_cutoff, latest_cutoff, years_before
-from per_cli.audit_verify import ANCHOR_UNCONFIRMED, LINK_BROKEN, verify_chain
+from per_cli.audit.prune import check_cutoff, latest_cutoff, years_before
+from per_cli.audit.verify import ANCHOR_UNCONFIRMED, LINK_BROKEN, verify_chain
 from per_cli.db.models import AuditAnchor, AuditEvent
 from per_cli.errors import InvalidInput
 from tests.audit.helpers import count, frozen_clock, ids, remove, row, set_columns, shows, write

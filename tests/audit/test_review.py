@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from per_cli.audit import Event
-from per_cli.audit_review import COLUMNS, positions
+from per_cli.audit.events import Event
+from per_cli.audit.review import COLUMNS, positions
 from tests.audit.helpers import frozen_clock, ids, shows, write
 from tests.conftest import RunPer
 

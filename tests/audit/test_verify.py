@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from per_cli.audit import Event, event_hash
-from per_cli.audit_verify import CONTENT_CHANGED, LINK_BROKEN, verify_chain
+from per_cli.audit.events import Event, event_hash
+from per_cli.audit.verify import CONTENT_CHANGED, LINK_BROKEN, verify_chain
 from per_cli.db.models import AuditEvent
 from tests.audit.helpers import frozen_clock, ids, remove, row, set_columns, shows, swap, write
 from tests.conftest import RunPer, enrol_args
@@ -141,7 +141,7 @@ def test_unusual_text_and_whole_second_times_hash_the_same_on_both_paths(
 
 def test_verification_streams_in_batches(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """More events than one batch: links across batch boundaries are checked too."""
-    monkeypatch.setattr("per_cli.audit_verify.BATCH", 7)
+    monkeypatch.setattr("per_cli.audit.verify.BATCH", 7)
     write(engine, shows(30), per_transaction=30)
     assert verify_chain(engine).line() == "ok: 30 events, chain intact"
     with engine.connect() as conn:

@@ -139,10 +139,10 @@ def test_every_refusal_reads_the_same_and_the_audit_log_knows_why(world: World) 
 def test_wrong_passwords_slow_down_then_lock_and_a_new_code_never_resets(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import per_cli.logins
+    import per_cli.login.refusals
 
     waits: list[float] = []
-    monkeypatch.setattr(per_cli.logins, "sleep", waits.append)
+    monkeypatch.setattr(per_cli.login.refusals, "sleep", waits.append)
     world.configure("[login]\nslow_after = 2\ndelay_ms = 100\nlock_after = 4\nlock_minutes = 15")
 
     def attempt(password: str) -> int:

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from per_cli.app import App
 from per_cli.bankid.client import BankIdClient, BankIdError, BankIdUnavailable
 from per_cli.bankid.simulator import Simulator
-from per_cli.bankid_login import BANKID_DENIED, CallerNotVerified, login_bankid, verify_caller
+from per_cli.cli.app import App
 from per_cli.config import load_config
 from per_cli.errors import EXIT_DENIED, AuthDenied, NotFound
+from per_cli.login.bankid import BANKID_DENIED, CallerNotVerified, login_bankid, verify_caller
 from tests.bankid.conftest import FakeTime
 from tests.bankid.conftest import make_client as make_client
 from tests.bankid.conftest import make_sim as make_sim

@@ -1,6 +1,6 @@
 """`per registration …` on both backends: start on scales, answer, show, list, export; sessions; bad input.
 
-Timestamps come from a fixed clock (``per_cli.registrations.utcnow`` is patched in-process), so outputs are
+Timestamps come from a fixed clock (``per_cli.registrations.use_cases.utcnow`` is patched in-process), so outputs are
 compared whole; table cells show local time, so the expected cells are computed the same way.
 """
 
@@ -39,7 +39,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr("per_cli.registrations.utcnow", clock)
+    monkeypatch.setattr("per_cli.registrations.use_cases.utcnow", clock)
     return clock
 
 
@@ -378,7 +378,7 @@ def test_the_last_two_parts_answered_at_once_still_complete_the_registration(
     """SPEC §4: two people answering the last two pending parts at the same moment must not both miss the end."""
     import threading
 
-    from per_cli.registrations import answer
+    from per_cli.registrations.use_cases import answer
     from per_cli.scales.catalogue import load_catalogue
 
     catalogue = load_catalogue(None)

@@ -76,8 +76,8 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path) ->
 
 def test_0004_drops_the_unique_hash_index_and_keeps_the_chain(db_url: str) -> None:
     """The table rebuild on SQLite keeps every event, id and index; the chain still verifies; downgrade restores."""
-    from per_cli.audit import Event, record_many
-    from per_cli.audit_verify import verify_chain
+    from per_cli.audit.events import Event, record_many
+    from per_cli.audit.verify import verify_chain
 
     engine = make_engine(db_url)
     schema.upgrade(engine, "0003")

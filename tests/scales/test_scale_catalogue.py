@@ -12,14 +12,8 @@ import pytest
 
 from per_cli.config import Config
 from per_cli.errors import ConfigError, InvalidInput, NotFound
-from per_cli.scales.catalogue import (
-    SHIPPED_DIR,
-    catalogue_for,
-    extra_dir_for,
-    load_catalogue,
-    scale_detail,
-    scale_rows,
-)
+from per_cli.scales.catalogue import SHIPPED_DIR, catalogue_for, extra_dir_for, load_catalogue
+from per_cli.scales.display import scale_detail, scale_rows
 
 WriteScale = Callable[..., Path]
 SHIPPED = ["EQ-5D-5L", "HADS", "MG-ADL", "MSIS-29", "MSWS-12", "PDQ-39"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from per_cli.errors import InvalidInput
-from per_cli.scales.catalogue import Scale, load_catalogue
+from per_cli.scales.catalogue import load_catalogue
+from per_cli.scales.model import Scale
 from per_cli.scales.scoring import parse_answers, score, validate_answers
 
 WriteScale = Callable[..., Path]

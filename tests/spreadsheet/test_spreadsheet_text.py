@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spreadsheet_files import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
 
 from per_cli.errors import InvalidInput
 from per_cli.spreadsheet import open_table
+from tests.spreadsheet.spreadsheet_files import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
 
 
 def read(path: Path | str, **options: object) -> tuple[list[str], list[tuple[int, list[str]]], str]:

@@ -1,0 +1,159 @@
+"""The ``per`` root group: global options, lazily loaded command groups, and error-to-exit-code mapping.
+
+Each group lives in ``commands/<name>.py`` and is imported only when it is named, listed by ``--help`` or
+completed, and those modules import only click at module level: help and TAB completion stay light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from per_cli import __version__
+from per_cli.errors import PerError
+
+#: command name -> (module, one-line help shown by ``per --help`` without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("commands.audit", "Read, verify and extract the access log."),
+    "bankid": ("commands.bankid", "A local BankID RP API v6 stand-in for tests and CI."),
+    "caregiver": ("commands.caregiver", "Care giver accounts used for proxy login."),
+    "completion": ("commands.completion", "Print the shell completion script for bash, zsh or fish."),
+    "db": ("commands.db", "Create or migrate the database schema."),
+    "login": ("commands.login", "Log a patient in: one-time code, care giver proxy or BankID."),
+    "password": ("commands.password", "Send patients new passwords; the patient's own change."),
+    "patient": ("commands.patient", "Enrol patients and keep their profiles."),
+    "registration": ("commands.registration", "Registrations: choose scales, answer, score, export."),
+    "scale": ("commands.scale", "The catalogue of scales (questionnaires)."),
+    "session": ("commands.session", "Show, list and revoke login sessions."),
+    "transport": ("commands.transport", "Test the SMS and e-mail transports."),
+    "unit": ("commands.unit", "Care units (vårdenheter)."),
+}
+
+
+class _Failure(click.ClickException):
+    """A domain error on its way out: one line on stderr and the domain's exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click docs, "Lazily Loading Subcommands")."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module = importlib.import_module(self.lazy[cmd_name][0])
+            command = module.cli
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name][0]}.cli is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List groups with their short help from the table, without importing any of them."""
+        rows = [(name, self.lazy[name][1]) for name in self.list_commands(ctx) if name in self.lazy]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PerError as exc:
+            raise _Failure(str(exc), exc.exit_code) from None
+
+
+def _default_actor() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _configure_logging(verbosity: int) -> None:
+    """``-v`` shows technical logs on stderr; they never carry secrets or personnummer (see audit rules)."""
+    import logging
+
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("per: %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("per")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--database",
+    "database",
+    envvar="PER_DATABASE_URL",
+    metavar="URL",
+    help="Database URL (sqlite:///FILE or postgresql+psycopg://…). Env: PER_DATABASE_URL.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    envvar="PER_CONFIG",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="TOML config file. Env: PER_CONFIG.",
+)
+@click.option(
+    "--actor",
+    envvar="PER_ACTOR",
+    metavar="NAME",
+    help="Who is acting, for the audit log. Env: PER_ACTOR. Default: your login name.",
+)
+@click.option("-v", "--verbose", count=True, help="Show technical logs on stderr (-vv for more).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.version_option(__version__, "--version", prog_name="per")
+@click.pass_context
+def cli(
+    ctx: click.Context, database: str | None, config_file: str | None, actor: str | None, verbose: int, quiet: bool
+) -> None:
+    """Administer PER, the patients' own registration in a Swedish quality registry.
+
+    Enrol patients, keep their contact details, send passwords by SMS and e-mail, and test the
+    three login flows (BankID, password + one-time code, care giver proxy) on one shared database.
+
+    \b
+    Example:
+      per unit add NEURO-SU --name "Neurologi, Sahlgrenska"
+      per patient enrol 19121212-1212 --first-name Tolvan --last-name Tolvansson --unit NEURO-SU
+    """
+    if ctx.resilient_parsing:  # TAB completion: decide nothing, open nothing
+        return
+    from per_cli.cli.app import App
+    from per_cli.config import load_config
+
+    verbosity = -1 if quiet else verbose
+    _configure_logging(verbosity)
+    try:
+        config = load_config(config_file)
+    except PerError as exc:
+        raise _Failure(str(exc), exc.exit_code) from None
+    ctx.obj = App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(*args: Any, **kwargs: Any) -> Any:
+    """Console-script entry point."""
+    kwargs.setdefault("prog_name", "per")
+    return cli.main(*args, **kwargs)

@@ -1,0 +1,125 @@
+"""``per password send PNR --sms --email``: the support desk's "Skicka nytt lösenord" for one patient.
+
+Steps, each a reason to stop before the next: the config (texts, sender, transports) → the patient and the
+contacts for every chosen channel (a refusal is audited and changes nothing else) → the optional caller check
+→ a new password and its Argon2id hash → a send on every chosen channel, with no transaction open (an SMTP
+server may take seconds, and SQLite would be locked meanwhile) → one transaction that stores the outcome
+(see ``core.store``). The caller decides the exit code from the returned ``Delivery`` with :func:`outcome_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from per_cli.errors import DeliveryFailed, InvalidInput, PartialFailure, PerError
+from per_cli.passwords.delivery.core import (
+    Delivery,
+    SendSettings,
+    Target,
+    close_all,
+    finish,
+    new_batch_id,
+    open_transports,
+    order_channels,
+    plan_target,
+    refused_event,
+    send_on,
+    store,
+)
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the caller claims to be, for a ``verify_caller`` hook (the patient's identity, no contacts)."""
+
+    patient_id: int
+    personnummer: str  # canonical 12 digits
+    unit_code: str
+    channels: tuple[str, ...]
+
+
+#: Checks the person on the phone is the patient before anything is sent (``password send --verify-caller``:
+#: a BankID identification). Runs with no transaction open, after the contacts passed and before a password is
+#: made. Raise ``AuthDenied`` (exit 4) to refuse; return audit details to add to the ``password.send`` event
+#: (no secrets), or None.
+VerifyCaller = Callable[[Caller], Mapping[str, Any] | None]
+
+
+def send_password(
+    uow: UnitOfWork,
+    pnr_text: str,
+    channels: Iterable[str],
+    *,
+    verify_caller: VerifyCaller | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Delivery:
+    """Send one patient a new password on the chosen channels; returns the outcome per channel.
+
+    Raises before anything is sent: ``InvalidInput`` (no channel, unusable contact, excluded patient),
+    ``NotFound``/``Conflict`` (personnummer), ``ConfigError`` (texts, sender, transports).
+    """
+    from per_cli.credentials.passwords import generate_password, hash_password
+    from per_cli.identity.personnummer import parse_personnummer
+    from per_cli.patients.register import find_patient, load_with_unit
+
+    chosen = order_channels(channels)
+    if not chosen:
+        raise InvalidInput("choose --sms, --email or both")
+    settings = SendSettings.from_config(uow.config)
+    parse_personnummer(pnr_text)  # a mistyped number stops here, with its reason
+    if "sms" in chosen and warn and (warning := settings.texts.sms_warning(settings.length)):
+        warn(warning)
+    transports = open_transports(uow.config, settings, chosen)
+    try:
+        refusal: InvalidInput | None = None
+        with uow.transaction() as session:
+            patient = find_patient(session, pnr_text)
+            unit_code, _ = load_with_unit(session, patient)
+            try:
+                target: Target = plan_target(patient, unit_code, chosen)
+            except InvalidInput as exc:
+                from per_cli.audit.events import record
+
+                record(session, refused_event(uow.actor, patient, unit_code, chosen, str(exc), source="single"))
+                refusal = exc
+        if refusal is not None:
+            raise refusal
+        extra: dict[str, Any] = {}
+        if verify_caller is not None:
+            extra.update(
+                verify_caller(Caller(target.patient_id, target.personnummer, target.unit_code, tuple(target.channels)))
+                or {}
+            )
+        password = generate_password(settings.length)
+        hashed = hash_password(password, settings.params)
+        results = [send_on(transports[ch], ch, to, password, settings.texts) for ch, to in target.recipients]
+        del password
+    finally:
+        close_all(transports)
+    delivery = finish(target, results, hashed)
+    try:
+        with uow.transaction() as session:
+            store(session, uow.actor, [delivery], batch_id=new_batch_id(), source="single", details=extra)
+    except PerError as exc:
+        if delivery.sent:
+            raise PerError(
+                f"the new password was sent to {delivery.sent_to} but could not be stored, so it will "
+                f"not work and the old one still does; send again. ({exc})"
+            ) from exc
+        raise
+    return delivery
+
+
+def outcome_error(delivery: Delivery) -> PerError | None:
+    """The error to exit with after the report is printed: none sent → exit 1, some → exit 3, all → None."""
+    failures = "; ".join(delivery.failures())
+    if delivery.status == "sent":
+        return None
+    if delivery.sent:
+        return PartialFailure(f"sent to {delivery.sent_to} only; {failures}")
+    return DeliveryFailed(f"no password was sent, the old one still works: {failures}")

@@ -1,0 +1,1 @@
+"""Patients and care units: the register, field validation, units, and bulk enrolment from spreadsheets."""

@@ -1,0 +1,192 @@
+"""Bulk enrolment: stream a spreadsheet, validate its rows (on every core for large files), write them in chunks.
+
+This module reads, validates and screens rows (known unit, not named earlier in the file) and reports each
+rejected row; ``writer`` puts each screened chunk into the register in one transaction. Nothing here imports
+SQLAlchemy: the validation workers start first and work while this process loads the database layer.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from itertools import chain, islice
+from typing import TYPE_CHECKING
+
+from per_cli.errors import InvalidInput
+from per_cli.patients.enrolment.rows import EnrolRow, RejectedRow, RowResult, Summary, validate_rows
+from per_cli.patients.fields import validate_unit_code
+from per_cli.spreadsheet.headers import map_headers
+from per_cli.spreadsheet.rejects import RejectsWriter
+from per_cli.spreadsheet.sources import open_table
+from per_cli.workers import cpu_count, ordered_map
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class BulkOptions:
+    file: str
+    unit: str | None = None
+    dry_run: bool = False
+    on_existing: str = "skip"
+    rejects: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    ignore_unknown_columns: bool = False
+    chunk_size: int = CHUNK
+    workers: int | None = None  # validation processes; 0: validate inline; None: one per core but the main one
+
+
+Reject = Callable[[int, str], None]
+
+
+@dataclass
+class _Seen:
+    """Who the file has named so far: any form of one person's number twice is a duplicate row."""
+
+    full: dict[int, int] = field(default_factory=dict)  # canonical 12 digits -> line
+    short: dict[int, int] = field(default_factory=dict)  # last 10 digits of rows given as 10 digits -> line
+
+    def duplicate_of(self, row: EnrolRow) -> int | None:
+        for candidate in row.candidates:
+            line = self.full.get(int(candidate))
+            if line is not None:
+                return line
+        return self.short.get(int(row.personnummer[2:]))
+
+    def add(self, row: EnrolRow) -> None:
+        self.full[int(row.personnummer)] = row.line
+        if row.is_short:
+            self.short[int(row.personnummer[2:])] = row.line
+
+
+def _chunks(rows: Iterable[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+@contextmanager
+def _validated(
+    chunks: Iterator[list[tuple[int, list[str]]]],
+    fn: Callable[[list[tuple[int, list[str]]]], list[RowResult]],
+    workers: int | None,
+) -> Iterator[Iterator[tuple[list[tuple[int, list[str]]], list[RowResult]]]]:
+    """Validate chunk by chunk, in worker processes too once the file proves larger than one chunk."""
+    head = list(islice(chunks, 2))
+    # one worker per core but this one: this process writes each chunk, and validates only when it would wait
+    count = (workers if workers is not None else cpu_count() - 1) if len(head) == 2 else 0
+    with ordered_map(fn, chain(head, chunks), count) as validated:
+        yield validated
+
+
+@contextmanager
+def _fewer_collections(threshold: int = 20_000) -> Iterator[None]:
+    """Run the young-generation collector every ``threshold`` allocations instead of every 700.
+
+    This process holds chunks of rows read ahead and in flight, so each of the default's frequent collections
+    walks thousands of live containers: on 100 000 rows they took about a tenth of its time (0.57 s), at this
+    threshold about a hundredth (0.07 s). Cycles are still collected, only less often.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def enrol_file(
+    app: App,
+    opts: BulkOptions,
+    *,
+    on_reject: Reject,
+    on_warning: Callable[[int, str], None],
+    on_progress: Callable[[Summary], None] | None = None,
+) -> Summary:
+    if opts.on_existing not in ("skip", "update", "fail"):
+        raise InvalidInput("must be skip, update or fail", field="--on-existing")
+    summary = Summary(dry_run=opts.dry_run, rejects_file=opts.rejects)
+    chunk_size = app.config.get_int("enrolment", "chunk_size", opts.chunk_size, lo=1, hi=50_000)
+    with (
+        _fewer_collections(),
+        open_table(opts.file, encoding=opts.encoding, delimiter=opts.delimiter, sheet=opts.sheet) as table,
+    ):
+        mapping = map_headers(
+            table.columns,
+            ignore_unknown=opts.ignore_unknown_columns,
+            required=("personnummer", "first_name", "last_name"),
+        )
+        if "unit" not in mapping.values() and not opts.unit:
+            raise InvalidInput("has no unit column (enhet/unit); give --unit CODE for its rows", field="--file")
+        default_unit = validate_unit_code(opts.unit, field="--unit") if opts.unit else None
+        fn = partial(
+            validate_rows, mapping=mapping, width=len(table.columns), default_unit=default_unit, today=date.today()
+        )
+        with _validated(_chunks(table.rows(), chunk_size), fn, opts.workers) as validated:
+            from per_cli.patients.enrolment.writer import unit_ids, write_chunk  # SQLAlchemy: the workers run meanwhile
+
+            units = unit_ids(app)
+            if default_unit is not None and default_unit not in units:
+                raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="--unit")
+            rejects = RejectsWriter.for_table(opts.rejects, table) if opts.rejects else None
+            try:
+                seen = _Seen()
+                for chunk, results in validated:
+                    values = dict(chunk)
+
+                    def reject(line: int, reason: str, values: dict[int, list[str]] = values) -> None:
+                        summary.rejected += 1
+                        on_reject(line, reason)
+                        if rejects is not None:
+                            rejects.write(line, values[line], reason)
+
+                    valid = _screen(results, units, seen, summary, reject, on_warning)
+                    if valid:
+                        write_chunk(
+                            app, valid, units, summary, reject, on_existing=opts.on_existing, dry_run=opts.dry_run
+                        )
+                    if on_progress:
+                        on_progress(summary)
+            finally:
+                if rejects is not None:
+                    rejects.close()
+    return summary
+
+
+def _screen(
+    results: list[RowResult],
+    units: Mapping[str, int],
+    seen: _Seen,
+    summary: Summary,
+    reject: Reject,
+    on_warning: Callable[[int, str], None],
+) -> list[EnrolRow]:
+    """The chunk's rows that may be written: valid, not named earlier in the file, and of a known unit."""
+    summary.read += len(results)
+    valid: list[EnrolRow] = []
+    for res in results:
+        if isinstance(res, RejectedRow):
+            reject(res.line, res.reason)
+            continue
+        first = seen.duplicate_of(res)
+        if first is not None:
+            reject(res.line, f"personnummer: the same person as on line {first}")
+            continue
+        if res.unit not in units:
+            reject(res.line, f"unit: no care unit {res.unit}; see `per unit list`")
+            continue
+        seen.add(res)
+        for warning in res.warnings:
+            summary.warnings += 1
+            on_warning(res.line, warning)
+        valid.append(res)
+    return valid

@@ -1,0 +1,38 @@
+"""Care units (vårdenheter): the unit a patient and a care giver belong to decides proxy access."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from per_cli.db.models import CareUnit, Patient
+from per_cli.errors import Conflict, InvalidInput, NotFound
+from per_cli.patients.fields import validate_unit_code
+
+
+def add_unit(session: Session, code: str, name: str) -> CareUnit:
+    code = validate_unit_code(code)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("must not be empty", field="--name")
+    if session.execute(select(CareUnit.id).where(CareUnit.code == code)).first():
+        raise Conflict(f"care unit {code} already exists", field="unit")
+    unit = CareUnit(code=code, name=name)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def get_unit(session: Session, code: str, *, field: str = "unit") -> CareUnit:
+    unit = session.execute(select(CareUnit).where(CareUnit.code == code.strip().upper())).scalar_one_or_none()
+    if unit is None:
+        raise NotFound(f"no care unit {code.strip().upper()!s}; see `per unit list`", field=field)
+    return unit
+
+
+def list_units(session: Session) -> list[dict[str, object]]:
+    counts = dict(session.execute(select(Patient.unit_id, func.count()).group_by(Patient.unit_id)).tuples().all())
+    return [
+        {"code": u.code, "name": u.name, "patients": counts.get(u.id, 0), "created_at": u.created_at}
+        for u in session.execute(select(CareUnit).order_by(CareUnit.code)).scalars()
+    ]

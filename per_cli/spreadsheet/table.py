@@ -1,0 +1,68 @@
+"""What every spreadsheet reader yields: a header and streamed rows (``Table``), and the row helpers they share.
+
+Kept apart from ``sources`` (which picks a reader) so the readers depend on this and not on each other.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Literal
+
+
+class Table(ABC):
+    """A header row and the data rows under it, whatever the file format.
+
+    ``columns`` are the header names as written (stripped, byte order mark removed, trailing unnamed columns
+    dropped). ``rows()`` yields ``(line, values)`` for every non-blank row after the header; values are the raw
+    cell texts, padded with ``""`` to ``len(columns)``. A row longer than that has non-empty cells beyond the
+    header -- usually an unquoted delimiter -- and should be rejected (``to_record`` does). ``rows()`` may be
+    called again to re-read from the start, but not while another iteration is running.
+    """
+
+    kind: Literal["csv", "xlsx"]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    def __init__(self, source: str, columns: list[str], header_line: int) -> None:
+        self.source = source
+        self.columns = columns
+        self.header_line = header_line
+
+    @abstractmethod
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Yield ``(line, values)`` for each non-blank data row, streaming."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for the ``-v`` log: format, encoding, delimiter or sheet, column count."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the reader holds open; ``open_table`` calls it."""
+
+
+def blank(values: list[str]) -> bool:
+    """True for a row with no visible content (Excel exports end in ``;;;;`` lines)."""
+    return not "".join(values).strip()
+
+
+def shape(values: list[str], width: int) -> list[str]:
+    """Pad to ``width``; drop empty cells beyond it, keep non-empty ones so the row can be rejected."""
+    n = len(values)
+    if n < width:
+        values.extend([""] * (width - n))
+    elif n > width:
+        while n > width and not values[-1].strip():
+            values.pop()
+            n -= 1
+    return values
+
+
+def header(values: list[str]) -> list[str]:
+    """Header names stripped, BOM removed, trailing unnamed columns dropped."""
+    names = [v.replace("\ufeff", "").strip() for v in values]
+    while names and not names[-1]:
+        names.pop()
+    return names

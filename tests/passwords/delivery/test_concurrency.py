@@ -1,0 +1,77 @@
+"""Two staff send a password to the same patient at once (SPEC §4): both send, the last commit wins, and the
+stored hash, recipients and time always belong to one and the same send. Plus the ``verify_caller`` hook."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from per_cli.cli.app import App
+from per_cli.config import load_config
+from per_cli.credentials.passwords import verify_password
+from per_cli.errors import AuthDenied
+from per_cli.passwords.delivery.single import Caller, send_password
+from tests.conftest import TOLVAN, RunPer
+from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
+
+
+def test_two_sends_at_once_store_one_consistent_send(desk: Desk, per_proc: RunPer) -> None:
+    desk.enrol()
+    for _ in range(2):
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda flags: per_proc("password", "send", TOLVAN, *flags),
+                                 [("--sms", "--email"), ("--sms",)]))  # fmt: skip
+        assert [r.exit_code for r in runs] == [0, 0], [r.stderr for r in runs]
+        credential = desk.credential()
+        by_file = {d.provider_id: d for d in desk.deliveries()}
+        winners = [m for m in desk.messages() if verify_password(credential.password_hash, desk.password_in(m))]
+        assert winners, "the stored hash matches none of the passwords sent"
+        # every message carrying the stored password came from the send that stored it: same time, same recipients
+        sent_with_it = {by_file[Path(m["file"]).stem].batch_id for m in winners}
+        assert len(sent_with_it) == 1
+        batch = [d for d in by_file.values() if d.batch_id in sent_with_it]
+        assert {d.created_at for d in batch} == {credential.last_sent_at}
+        assert credential.last_sent_to == ", ".join(d.recipient for d in sorted(batch, key=lambda d: d.channel))
+        assert credential.last_sent_to in (f"{EMAIL}, {MOBILE}", MOBILE)
+    assert [e["outcome"] for e in desk.events()] == ["ok"] * 4
+
+
+def _app(desk: Desk) -> App:
+    return App(config=load_config(desk.env["PER_CONFIG"]), actor="desk", database_url=desk.db_url)
+
+
+def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: Desk) -> None:
+    desk.enrol()
+    seen: list[Caller] = []
+
+    def refuse(caller: Caller) -> None:
+        seen.append(caller)
+        raise AuthDenied("the caller could not be identified with BankID")
+
+    app = _app(desk)
+    try:
+        with pytest.raises(AuthDenied):
+            send_password(app, "1212121212", ["sms", "email"], verify_caller=refuse)
+    finally:
+        app.close()
+    assert seen == [Caller(seen[0].patient_id, TOLVAN, "NEURO-SU", ("email", "sms"))]
+    assert desk.messages() == [] and desk.credential() is None and desk.deliveries() == []
+
+
+def test_verify_caller_details_reach_the_audit_event(desk: Desk) -> None:
+    desk.enrol()
+
+    def bankid(caller: Caller) -> dict[str, Any]:
+        return {"caller_verified": "bankid", "order_ref": "abc"}
+
+    app = _app(desk)
+    try:
+        delivery = send_password(app, TOLVAN, ["sms"], verify_caller=bankid)
+    finally:
+        app.close()
+    assert delivery.status == "sent"
+    [event] = desk.events()
+    assert event["details"]["caller_verified"] == "bankid" and event["details"]["order_ref"] == "abc"
