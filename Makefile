@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck bench completions clean
+.PHONY: install demo test lint typecheck bench completions docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: install
 
 completions: install
 	for shell in bash zsh fish; do _PER_COMPLETE=$${shell}_source $(BIN)/per > completions/per.$$shell; done
+
+docs: install
+	$(BIN)/python -m per_cli.cli.reference > docs/cli.md.tmp
+	mv docs/cli.md.tmp docs/cli.md
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
