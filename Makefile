@@ -24,7 +24,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint
+test: lint typecheck
 	$(BIN)/pytest
 
 bench: install

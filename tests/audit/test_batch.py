@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import pairwise
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -48,7 +49,10 @@ def test_a_batch_chains_on_from_single_events_at_one_instant(engine: Engine, mon
 
 
 def test_a_secret_in_the_details_refuses_the_whole_batch(engine: Engine) -> None:
-    entries = [(1, "X", {"line": 2}), (2, "X", {"password": "hunter2"})]
+    entries: list[tuple[int | None, str | None, dict[str, Any]]] = [
+        (1, "X", {"line": 2}),
+        (2, "X", {"password": "hunter2"}),
+    ]
     with pytest.raises(ValueError, match="password"), Session(engine) as session, session.begin():
         record_batch(session, "bench", "patient.enrol", entries)
     assert count(engine) == 0

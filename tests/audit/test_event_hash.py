@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from per_cli.audit.events import _payload, event_hash
 
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)
 
 
 @settings(max_examples=500, deadline=None)

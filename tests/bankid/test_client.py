@@ -23,7 +23,8 @@ from per_cli.bankid.client import (
     client_from_config,
 )
 from per_cli.bankid.qr import qr_data
-from per_cli.bankid.simulator import ERRORS, Simulator
+from per_cli.bankid.sim_http import ERRORS
+from per_cli.bankid.simulator import Simulator
 from per_cli.bankid.tls import client_ssl_context
 from per_cli.errors import EXIT_DENIED, EXIT_ERROR, InvalidInput
 

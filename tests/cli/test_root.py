@@ -70,9 +70,10 @@ def test_every_command_has_help_with_an_example() -> None:
     for path in paths:
         result = runner.invoke(cli, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
-        command = cli
+        command: click.Command | None = cli
         for name in path:
-            command = command.get_command(click.Context(command), name)  # type: ignore[attr-defined,assignment]
+            assert isinstance(command, click.Group), path
+            command = command.get_command(click.Context(command), name)
         if not isinstance(command, click.Group):
             assert "Example" in result.output, f"per {' '.join(path)} --help has no example"
 

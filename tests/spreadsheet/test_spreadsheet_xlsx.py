@@ -7,7 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from per_cli.errors import InvalidInput

@@ -35,7 +35,9 @@ def _rows(db_url: str, query: str) -> list[tuple[object, ...]]:
 
 
 def _count(db_url: str, table: str, where: str = "") -> int:
-    return int(_rows(db_url, f"SELECT count(*) FROM {table} {where}")[0][0])
+    (count,) = _rows(db_url, f"SELECT count(*) FROM {table} {where}")[0]
+    assert isinstance(count, int)
+    return count
 
 
 def test_a_swedish_excel_export_enrols_with_no_options(per: RunPer, unit: str, tmp_path: Path, db_url: str) -> None:
