@@ -64,7 +64,7 @@ def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bo
     emit([record], fmt, single=True)
 
 
-# --- ``password send`` (issue 4): staff send a new password by SMS and/or e-mail ---
+# --- ``password send``: staff send a new password by SMS and/or e-mail ---
 
 if TYPE_CHECKING:
     from per_cli.passwords.delivery.single import VerifyCaller

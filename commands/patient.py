@@ -1,4 +1,4 @@
-"""``per patient``: enrol patients and keep their profiles (SPEC §3)."""
+"""``per patient``: enrol patients and keep their profiles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``per registration``: start a registration on chosen scales, answer it, show, list and export (SPEC §7)."""
+"""``per registration``: start a registration on chosen scales, answer it, show, list and export."""
 
 from __future__ import annotations
 

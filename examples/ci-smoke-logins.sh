@@ -49,7 +49,7 @@ language = "sv"
 TOML
 
 PNR=191212121212          # Skatteverket's test identity Tolvan Tolvansson
-PNR10=1212121212          # the same, as patients type it (10 digits, SPEC §2)
+PNR10=1212121212          # the same, as patients type it (10 digits)
 OTHER=197010632391        # a samordningsnummer, enrolled at the other unit
 
 step() { printf '== %s\n' "$*" >&2; }

@@ -25,7 +25,7 @@ step "1. The schema is created on first use of the embedded SQLite database"
 run per db upgrade
 run per db current
 
-step "2. Care units and enrolment (SPEC §1.1)"
+step "2. Care units and enrolment"
 run per unit add NEURO-SU --name "Neurologi, Sahlgrenska"
 run per patient enrol 19121212-1212 --first-name Tolvan --last-name Tolvansson --unit NEURO-SU --pal "Dr. Berg"
 run per patient enrol 701063-2391 --first-name Sam --last-name Ordning --unit NEURO-SU --mobile "070-174 06 06"

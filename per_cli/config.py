@@ -1,4 +1,4 @@
-"""Configuration: option > environment variable > TOML file > default (SPEC §3).
+"""Configuration: option > environment variable > TOML file > default (README, "Configuration").
 
 Options and environment variables are resolved by click before this module sees them; what is left here is
 the file, found through ``--config``, ``PER_CONFIG`` or the user config dir, and the defaults.

@@ -1,7 +1,7 @@
 """Errors the domain raises, each with the exit code the CLI turns it into.
 
 The domain never calls ``sys.exit``: it raises one of these, and the root group prints the one-line message on
-stderr and exits with ``exit_code`` (SPEC §3: 0 done, 1 error, 2 usage, 3 partial, 4 denied).
+stderr and exits with ``exit_code`` (README, "Conventions": 0 done, 1 error, 2 usage, 3 partial, 4 denied).
 """
 
 from __future__ import annotations

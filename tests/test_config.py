@@ -1,4 +1,4 @@
-"""Configuration precedence: option > environment > config file > default (SPEC §3)."""
+"""Configuration precedence: option > environment > config file > default (README, "Configuration")."""
 
 from __future__ import annotations
 

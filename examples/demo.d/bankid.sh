@@ -1,7 +1,7 @@
-# Sourced by examples/demo.sh (which defines DEMO, step and run): login with personnummer + Mobile BankID
-# (SPEC §1.2, §6), against `per bankid simulator`, the local stand-in of the BankID RP API v6.0.
+# Sourced by examples/demo.sh (which defines DEMO, step and run): login with personnummer + Mobile BankID,
+# against `per bankid simulator`, the local stand-in of the BankID RP API v6.0.
 
-step "Login with Mobile BankID, against the local BankID stand-in (SPEC §1.2)"
+step "Login with Mobile BankID, against the local BankID stand-in"
 echo "# The stand-in runs in the background on a free port. It writes throwaway certificates and a ready"
 echo "# [bankid] config section to its state dir and prints the address it listens on. Each order stays"
 echo "# pending for two collects, then the app \"approves\"; Sam Ordning's orders end as if he pressed Cancel."

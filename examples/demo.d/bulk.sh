@@ -1,4 +1,4 @@
-# Sourced by examples/demo.sh (which defines DEMO, step and run): bulk enrolment from a spreadsheet (issue 3).
+# Sourced by examples/demo.sh (which defines DEMO, step and run): bulk enrolment from a spreadsheet.
 
 step "Bulk enrolment from a Swedish Excel export (semicolons, Windows-1252, å/ä/ö) with no options"
 echo "# examples/patienter-exempel.csv has 5 rows: one landline as mobile, one bad e-mail, one bad check digit."

@@ -1,4 +1,4 @@
-# Sourced by examples/demo.sh (which defines DEMO, step and run): the two logins of SPEC §1.3 and §1.4.
+# Sourced by examples/demo.sh (which defines DEMO, step and run): password + one-time code, and care giver proxy.
 
 step "Login with personnummer + password + one-time code (two steps, as a CI pipeline runs it)"
 sms=$(ls "$DEMO"/outbox/*-sms-*.json | tail -n 1)

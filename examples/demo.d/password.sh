@@ -1,4 +1,4 @@
-# Sourced by examples/demo.sh (which defines DEMO, step and run): "Skicka nytt lösenord" (SPEC §1.3, §6).
+# Sourced by examples/demo.sh (which defines DEMO, step and run): "Skicka nytt lösenord".
 
 step "The support desk sends a new password by SMS and e-mail (here: the file:// outbox)"
 run per password send 19121212-1212 --sms --email

@@ -1,6 +1,6 @@
-# Sourced by examples/demo.sh (which defines DEMO, step and run): a registration from start to export (SPEC §7).
+# Sourced by examples/demo.sh (which defines DEMO, step and run): a registration from start to export.
 
-step "Registrations: the patient ticks scales, answers them, and the scores are computed (SPEC §1.5, §7)"
+step "Registrations: the patient ticks scales, answers them, and the scores are computed"
 run per scale list
 echo "# Start a registration on two scales; --format plain prints one tab-separated line, the number first:"
 printf '$ %s\n' 'REG=$(per registration new 19121212-1212 --scales MSIS-29,EQ-5D-5L --format plain | cut -f1)'

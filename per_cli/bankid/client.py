@@ -1,7 +1,8 @@
 """A typed client for the BankID RP API v6.0 over mutual TLS.
 
-Errors follow the reference's table (§5): only ``maintenance`` is retried, with a bounded backoff, because
-BankID forbids automatic retries of ``internalError`` and ``requestTimeout`` and the rest are our own mistakes.
+Errors follow BankID's table of error codes (https://developers.bankid.com): only ``maintenance`` is retried, with a
+bounded backoff, because BankID forbids automatic retries of ``internalError`` and ``requestTimeout`` and the rest
+are our own mistakes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Animated QR code: the data string BankID's app expects, and a compact terminal rendering.
 
 The code must change every second (``bankid.<qrStartToken>.<seconds>.<HMAC>``) so that a photo of it is useless
-a moment later; the secret never leaves this process (reference §7).
+a moment later; the secret never leaves this process (https://developers.bankid.com, the QR code guide).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A local stand-in for the BankID RP API v6.0, for tests and CI (reference §13).
+"""A local stand-in for the BankID RP API v6.0, for tests and CI (https://developers.bankid.com).
 
 It is strict where real integrations go wrong — mutual TLS, POST only, the exact content type, error codes and
 bodies, alreadyInProgress, the 30 s start window, finished orders not collectable again — and scripted where

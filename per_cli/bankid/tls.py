@@ -1,8 +1,9 @@
 """The client side of BankID's mutual TLS, as an ``ssl.SSLContext`` built here rather than by httpx.
 
-httpx 0.28 silently drops a client certificate in some ``cert=``/``verify=`` combinations (reference §10.1), so
-the context is complete before httpx sees it. BankID's own root CA is the only trust anchor: the public CA bundle
-must not vouch for the RP API. Every failure names the configuration key to fix.
+httpx 0.28 silently drops a client certificate in some ``cert=``/``verify=`` combinations
+(https://github.com/encode/httpx/issues/3441), so the context is complete before httpx sees it. BankID's own root CA
+is the only trust anchor: the public CA bundle must not vouch for the RP API. Every failure names the configuration
+key to fix.
 """
 
 from __future__ import annotations

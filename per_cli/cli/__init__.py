@@ -83,7 +83,7 @@ def _default_actor() -> str:
 
 
 def _configure_logging(verbosity: int) -> None:
-    """``-v`` shows technical logs on stderr; they never carry secrets or personnummer (see audit rules)."""
+    """``-v`` shows technical logs on stderr; they never carry secrets or personnummer (README, "Conventions")."""
     import logging
 
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG

@@ -46,7 +46,7 @@ class App:
         return engine
 
     def ensure_schema(self) -> None:
-        """Create the schema on an empty database; stop on an outdated one (SPEC §4)."""
+        """Create the schema on an empty database; stop on an outdated one (README, "The database")."""
         if not self._schema_checked:
             from per_cli.db.schema import ensure_current
 

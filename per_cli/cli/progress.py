@@ -1,4 +1,4 @@
-"""A one-line progress counter on stderr, shown only when stderr is a terminal (SPEC: nothing extra otherwise)."""
+"""A one-line progress counter on stderr, shown only when stderr is a terminal (a log gets no redraws)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading secrets the way SPEC §3 allows: a hidden prompt, or lines on stdin (``--password-stdin``).
+"""Reading secrets the two ways the README allows: a hidden prompt, or lines on stdin (``--password-stdin``).
 
 Never from the command line. Only click is imported: commands call this before the database is opened.
 Prompts go to stderr so stdout carries only data. A line read from stdin loses only its line ending:

@@ -1,10 +1,10 @@
 """The command reference, ``docs/cli.md``, made from ``--help``: ``python -m per_cli.cli.reference > docs/cli.md``.
 
 Every group and command, depth first in the order ``--help`` lists them, gets one heading, one anchor and its help
-text in a fenced block (the style of llm's ``docs/help.md``). The help is rendered from the command objects at a
-fixed width, never from the terminal or the environment, so the file changes only when a help text does;
-``make docs`` regenerates it and a test fails when it is stale. Only click and the lazily loading root group are
-imported, as for ``per --help``.
+text in a fenced block, as llm's CLI reference does (https://llm.datasette.io/en/stable/help.html). The help is
+rendered from the command objects at a fixed width, never from the terminal or the environment, so the file changes
+only when a help text does: ``make docs`` regenerates it and a test fails when it is stale. Only click and the
+lazily loading root group are imported, as for ``per --help``.
 """
 
 from __future__ import annotations

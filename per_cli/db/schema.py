@@ -1,4 +1,4 @@
-"""Schema state: create on first use, refuse an outdated one, upgrade on request (SPEC §4).
+"""Schema state: create on first use, refuse an outdated one, upgrade on request (README, "The database").
 
 The check that runs before every command reads ``alembic_version`` directly and compares it with ``HEAD``, so
 ordinary commands never import Alembic; a test keeps ``HEAD`` equal to the migrations' real head.

@@ -1,4 +1,4 @@
-"""Patient identity and contact data: personnummer, phone numbers, e-mail addresses (SPEC §2).
+"""Patient identity and contact data: personnummer, phone numbers, e-mail addresses.
 
 The personnummer names are imported eagerly (stdlib only). ``parse_phone``/``PhoneNumber`` and
 ``normalise_email`` are resolved on first access through module ``__getattr__`` (PEP 562), so that

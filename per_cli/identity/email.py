@@ -1,4 +1,4 @@
-"""E-mail addresses: syntax check and normalisation with email-validator, never a DNS look-up (SPEC §2).
+"""E-mail addresses: syntax check and normalisation with email-validator, never a DNS look-up.
 
 Leading and trailing whitespace is dropped (spreadsheet cells and copy-paste carry it); whitespace inside
 is an error. The result is the library's ``normalized`` form: domain lowercased and in Unicode (IDNA

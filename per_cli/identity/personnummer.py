@@ -4,7 +4,7 @@ Own implementation, because python-stdnum rejects samordningsnummer (day of mont
 separator in its "compact" form. Only the stdlib is imported: this runs on 100 000-row spreadsheets and on
 ``per --help``.
 
-Decisions (SPEC §2):
+Decisions (the accepted forms are listed in the README, "Conventions"):
 
 * **Canonical form** is 12 ASCII digits ``YYYYMMDDNNNC``; shown as ``YYYYMMDD-NNNC``.
 * **Stray characters**: all whitespace (also non-breaking and zero-width spaces) is ignored, and typographic
@@ -83,7 +83,7 @@ class Personnummer:
 
     @property
     def display(self) -> str:
-        """``YYYYMMDD-NNNN``: the form staff read and type (SPEC §2)."""
+        """``YYYYMMDD-NNNN``: the form staff read and type."""
         return f"{self.canonical[:8]}-{self.canonical[8:]}"
 
     @property

@@ -1,4 +1,4 @@
-"""Phone numbers: normalise to E.164 with python-phonenumbers, Sweden as the default region (SPEC §2).
+"""Phone numbers: normalise to E.164 with python-phonenumbers, Sweden as the default region.
 
 Validity is judged by the numbering plan, not only by ``is_possible_number`` (length), because Swedish
 lengths overlap: ``0701234`` is a possible but unassigned number. ``number_type`` returns ``UNKNOWN`` exactly

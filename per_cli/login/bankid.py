@@ -17,7 +17,8 @@ Order of events in :func:`login_bankid`, and why:
 
 Every refusal goes through :func:`per_cli.login.refusals.refuse` (action ``login.bankid``): a failed order (cancelled,
 expired, blocked …) and Ctrl-C are exit 4 with BankID's recommended text; an API fault is exit 1 and audited
-with outcome ``error``. Only ``maintenance`` is retried (by the client), as the RP API reference requires.
+with outcome ``error``. Only ``maintenance`` is retried (by the client), as BankID's RP API documentation requires
+(https://developers.bankid.com).
 
 Technical logs name the order reference at most, never a personal number.
 """

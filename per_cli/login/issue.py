@@ -101,7 +101,7 @@ def unit_code_of(session: Session, unit_id: int) -> str:
 
 
 def resolve_patient(session: Session, pnr_text: str) -> Patient | None:
-    """The registered patient, None when unknown; an ambiguous 10-digit number is refused (exit 1, SPEC §2)."""
+    """The registered patient, None when unknown; an ambiguous 10-digit number is refused (exit 1)."""
     from per_cli.patients.register import find_patient
 
     try:

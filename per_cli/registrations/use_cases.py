@@ -110,7 +110,7 @@ def new_registration(
     token: str | None = None,
     settings: SessionSettings | None = None,
 ) -> dict[str, Any]:
-    """Start a registration for the ticked scales, one pending part each (SPEC §7)."""
+    """Start a registration for the ticked scales, one pending part each."""
     scales = _scales(catalogue, scale_codes)
     patient = find_patient(session, personnummer)
     unit_code = _unit_code(session, patient)

@@ -44,8 +44,8 @@ def clear_cache() -> None:
 def extra_dir_for(obj: object | None) -> Path | None:
     """The extra catalogue directory for the app in ``ctx.obj``, or from the environment without one.
 
-    ``PER_SCALES_DIR`` wins over ``[scales] extra_dir`` in the config file (SPEC §3 precedence). A relative
-    path in the config file is taken relative to that file, so the file can travel with its directory.
+    ``PER_SCALES_DIR`` wins over ``[scales] extra_dir`` in the config file (the README's order of precedence). A
+    relative path in the config file is taken relative to that file, so the file can travel with its directory.
     """
     config = getattr(obj, "config", None)
     value: Any

@@ -1,4 +1,4 @@
-"""Outgoing SMS and e-mail, chosen by URL (SPEC §5): smtp, elks, twilio, file, console and plugins.
+"""Outgoing SMS and e-mail, chosen by URL (README, "Transports"): smtp, elks, twilio, file, console and plugins.
 
 Typical use::
 

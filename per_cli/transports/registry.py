@@ -31,7 +31,7 @@ BUILTINS: dict[str, str] = {
     "console": "per_cli.transports.console:ConsoleTransport",
 }
 
-#: Environment variable and config key per channel (SPEC §3, §5).
+#: Environment variable and config key per channel (README, "Configuration").
 ENV_VARS: dict[str, str] = {"email": "PER_EMAIL_TRANSPORT", "sms": "PER_SMS_TRANSPORT"}
 CONFIG_SECTION = "transports"
 

@@ -335,7 +335,7 @@ def test_a_done_part_is_replaced_only_with_replace_and_never_once_complete(per: 
 def test_an_allowed_missing_answer_is_stored_as_missing(per: RunPer, tolvan: str) -> None:
     reg = str(new(per, "PDQ-39"))
     answers = ["1"] * 39
-    answers[27] = ""  # item 28: no spouse or partner
+    answers[27] = ""  # question 28: no spouse or partner
     result = per("registration", "answer", reg, "--scale", "PDQ-39", "--answers", ",".join(answers), "--format", "json")
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
@@ -375,7 +375,7 @@ def test_a_scale_whose_version_changed_since_the_start_is_refused(per: RunPer, t
 def test_the_last_two_parts_answered_at_once_still_complete_the_registration(
     per: RunPer, tolvan: str, db: sa.Engine
 ) -> None:
-    """SPEC §4: two people answering the last two pending parts at the same moment must not both miss the end."""
+    """Two people answering the last two pending parts at the same moment must not both miss the end."""
     import threading
 
     from per_cli.registrations.use_cases import answer

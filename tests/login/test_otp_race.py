@@ -1,4 +1,4 @@
-"""Item 9: the same code verified twice at the same moment gives exactly one session, on both backends."""
+"""The same code verified twice at the same moment gives exactly one session, on both backends."""
 
 from __future__ import annotations
 

@@ -544,8 +544,10 @@ def test_invalid_extra_file(
         assert str(exc.value) == f"{path}: {message}"
 
 
-def test_brief_example_message(write_scale: WriteScale, extra_dir: Path, valid_toml: str) -> None:
-    """The form promised in the issue: FILE: items[3].max: must be an integer."""
+def test_an_error_names_the_file_the_key_and_the_reason(
+    write_scale: WriteScale, extra_dir: Path, valid_toml: str
+) -> None:
+    """FILE: items[3].max: must be an integer."""
     path = write_scale(valid_toml.replace('{ id = "d", values = [0, 1, 3] }', '{ id = "d", min = 0, max = 3.5 }'))
     with pytest.raises(ConfigError) as exc:
         load_catalogue(extra_dir)

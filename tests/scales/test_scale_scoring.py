@@ -111,7 +111,7 @@ def pdq_mixed(item28: int | None) -> list[int | None]:
         *[2] * 6,  # ADL 11-16: 12 / 24 = 50.0
         *[0, 1, 2, 3, 4, 0],  # emotional 17-22: 10 / 24 = 41.66… -> 41.7
         *[4, 4, 4, 4],  # stigma 23-26: 16 / 16 = 100.0
-        1, item28, 2,  # social support 27-29: 3 / 12 = 25.0 (item 28 empty = no spouse = 0)
+        1, item28, 2,  # social support 27-29: 3 / 12 = 25.0 (question 28 empty = no spouse = 0)
         *[0, 0, 0, 1],  # cognition 30-33: 1 / 16 = 6.25 -> 6.3 (half away from zero)
         *[3, 3, 3],  # communication 34-36: 9 / 12 = 75.0
         *[0, 0, 1],  # bodily discomfort 37-39: 1 / 12 = 8.33… -> 8.3

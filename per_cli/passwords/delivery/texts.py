@@ -1,9 +1,11 @@
 """The texts a patient receives with a new password: Swedish by default, English with ``[messages] language``.
 
 Templates have one placeholder, ``{password}``, and nothing else can be put in: a message body never carries the
-personnummer (SPEC §5; IMY: expose it as little as possible), and the patient knows who they are. A registry
-may replace a text in ``[messages]`` (``password_sms``, ``password_email``, ``password_subject``); a replaced
-template is checked when the command starts, so a typo stops the run before any password is made.
+personnummer, which IMY says "bör exponeras så lite som möjligt" (should be exposed as little as possible,
+https://www.imy.se/lagar--regler/dataskyddsforordningen/kansliga-personuppgifter/personnummer-och-samordningsnummer/),
+and the patient knows who they are. A registry may replace a text in ``[messages]`` (``password_sms``,
+``password_email``, ``password_subject``); a replaced template is checked when the command starts, so a typo stops
+the run before any password is made.
 
 The SMS is checked against GSM-7 single-segment length with a password of the configured length: å, ä and ö
 are GSM-7, but one typographic quote turns the text into UCS-2 and two billed segments per patient.

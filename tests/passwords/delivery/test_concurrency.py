@@ -1,4 +1,4 @@
-"""Two staff send a password to the same patient at once (SPEC §4): both send, the last commit wins, and the
+"""Two staff send a password to the same patient at once: both send, the last commit wins, and the
 stored hash, recipients and time always belong to one and the same send. Plus the ``verify_caller`` hook."""
 
 from __future__ import annotations
