@@ -24,7 +24,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from tests.patients.enrolment.generate import write_csv
+from tests.helpers.enrolment_rows import write_csv
 
 PER = str(Path(sys.executable).parent / "per")
 ROUNDS = 3

@@ -7,23 +7,20 @@ uses a fresh schema on the server named by ``PER_TEST_POSTGRES_URL`` and skips, 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-PG_ENV = "PER_TEST_POSTGRES_URL"
-VENV_BIN = Path(sys.executable).parent
-PER = shutil.which("per", path=str(VENV_BIN)) or "per"
+from tests.helpers.per import PER, TOLVAN, Run, RunPer, enrol_args
 
-TOLVAN = "191212121212"  # Skatteverket's well-known test identity
-SAMORDNING = "197010632391"  # a samordningsnummer (day 03 + 60)
+#: the shared fixtures: the login and support-desk world, real local servers, the BankID stand-in, scale files
+pytest_plugins = ("tests.helpers.world", "tests.helpers.servers", "tests.helpers.bankid", "tests.helpers.scales")
+
+PG_ENV = "PER_TEST_POSTGRES_URL"
 
 
 def _pg_base() -> str:
@@ -77,16 +74,6 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-RunPer = Callable[..., Run]
-
-
 @pytest.fixture
 def per(env: dict[str, str]) -> RunPer:
     """Run `per` in-process (fast); the real program, not a stand-in."""
@@ -121,10 +108,6 @@ def unit(per: RunPer) -> str:
     result = per("unit", "add", "NEURO-SU", "--name", "Neurologi, Sahlgrenska")
     assert result.exit_code == 0, result.stderr
     return "NEURO-SU"
-
-
-def enrol_args(pnr: str = TOLVAN, *extra: str, unit: str = "NEURO-SU") -> Sequence[str]:
-    return ["patient", "enrol", pnr, "--first-name", "Tolvan", "--last-name", "Tolvansson", "--unit", unit, *extra]
 
 
 @pytest.fixture

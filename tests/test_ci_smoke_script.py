@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import VENV_BIN
+from tests.helpers.per import VENV_BIN
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "ci-smoke-logins.sh"
 

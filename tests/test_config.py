@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import RunPer
+from tests.helpers.per import RunPer
 
 
 def _db_of(per: RunPer, *args: str, extra_env: dict[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from per_cli.audit.events import event_hash, record_batch
 from per_cli.audit.verify import verify_chain
 from per_cli.db.models import AuditEvent
-from tests.audit.helpers import count, frozen_clock, shows, write
+from tests.helpers.audit import count, frozen_clock, shows, write
 
 
 def test_a_batch_chains_on_from_single_events_at_one_instant(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from per_cli.audit.events import Event, record_many
 from per_cli.audit.verify import verify_chain
 from per_cli.db.models import AuditEvent
-from tests.audit.helpers import count
+from tests.helpers.audit import count
 
 WRITER = """
 import sys, time

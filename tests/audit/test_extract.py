@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 from per_cli.audit.events import Event
 from per_cli.audit.extract import PHRASES, phrase
 from per_cli.db.models import Patient
-from tests.audit.helpers import write
-from tests.conftest import SAMORDNING, TOLVAN, RunPer, enrol_args
+from tests.helpers.audit import write
+from tests.helpers.per import SAMORDNING, TOLVAN, RunPer, enrol_args
 
 
 def _visits(per: RunPer) -> None:

@@ -13,8 +13,8 @@ from per_cli.audit.prune import check_cutoff, latest_cutoff, years_before
 from per_cli.audit.verify import ANCHOR_UNCONFIRMED, LINK_BROKEN, verify_chain
 from per_cli.db.models import AuditAnchor, AuditEvent
 from per_cli.errors import InvalidInput
-from tests.audit.helpers import count, frozen_clock, ids, remove, row, set_columns, shows, write
-from tests.conftest import RunPer
+from tests.helpers.audit import count, frozen_clock, ids, remove, row, set_columns, shows, write
+from tests.helpers.per import RunPer
 
 TODAY = date.today()
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from per_cli.audit.events import Event
 from per_cli.audit.review import COLUMNS, positions
-from tests.audit.helpers import frozen_clock, ids, shows, write
-from tests.conftest import RunPer
+from tests.helpers.audit import frozen_clock, ids, shows, write
+from tests.helpers.per import RunPer
 
 
 @pytest.fixture

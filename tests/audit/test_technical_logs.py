@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMORDNING, TOLVAN, Run, RunPer
+from tests.helpers.per import SAMORDNING, TOLVAN, Run, RunPer
 
 DB_PASSWORD = "Db-Secret-4711"  # in the PostgreSQL URL; the local server trusts, so any password connects
 LOG_LINE = re.compile(r"^per: (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 from per_cli.audit.events import Event, event_hash
 from per_cli.audit.verify import CONTENT_CHANGED, LINK_BROKEN, verify_chain
 from per_cli.db.models import AuditEvent
-from tests.audit.helpers import frozen_clock, ids, remove, row, set_columns, shows, swap, write
-from tests.conftest import RunPer, enrol_args
+from tests.helpers.audit import frozen_clock, ids, remove, row, set_columns, shows, swap, write
+from tests.helpers.per import RunPer, enrol_args
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ from per_cli.bankid.sim_http import ERRORS
 from per_cli.bankid.simulator import Simulator
 from per_cli.bankid.tls import client_ssl_context
 from per_cli.errors import EXIT_DENIED, EXIT_ERROR, InvalidInput
-
-from .conftest import OTHER_PNR, PNR
+from tests.helpers.bankid import OTHER_PNR, PNR
 
 MakeSim = Callable[..., Simulator]
 MakeClient = Callable[..., BankIdClient]

@@ -13,8 +13,7 @@ from per_cli.bankid.qr import qr_data
 from per_cli.bankid.simulator import Simulator
 from per_cli.bankid.tls import client_ssl_context
 from per_cli.errors import EXIT_DENIED, AuthDenied
-
-from .conftest import PNR, FakeTime
+from tests.helpers.bankid import PNR, FakeTime
 
 MakeSim = Callable[..., Simulator]
 MakeClient = Callable[..., BankIdClient]

@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from per_cli.bankid.client import client_from_config
-
-from .conftest import OTHER_PNR, PNR
+from tests.helpers.bankid import OTHER_PNR, PNR
 
 RUN = "import sys; from commands.bankid import cli; sys.exit(cli(prog_name='per bankid'))"
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,3 +1,8 @@
-"""The scale fixtures, for the completion tests of scale codes."""
+"""The completion tests complete scale codes: they run isolated from the developer's scales, as the scale tests do."""
 
-from tests.scales.conftest import _isolated, extra_dir, valid_toml, write_scale  # noqa: F401 -- fixtures, used by name
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated(isolated_scales: None) -> None:
+    """``tests.helpers.scales.isolated_scales`` for every test here."""

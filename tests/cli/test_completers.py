@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,8 +9,7 @@ import pytest
 from click.shell_completion import ShellComplete
 
 from per_cli.cli.completers import complete_scale_code, complete_scale_codes
-
-WriteScale = Callable[..., Path]
+from tests.helpers.scales import WriteScale
 
 
 def _ctx() -> click.Context:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PER
+from tests.helpers.per import PER
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import click
 import pytest
 
 from per_cli.cli import COMMANDS, cli
-from tests.conftest import PER
+from tests.helpers.per import PER
 
 HEAVY = ("sqlalchemy", "phonenumbers", "stdnum", "httpx", "argon2", "alembic", "email_validator", "openpyxl")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import RunPer
-from tests.credentials.support import CAREGIVER, CG_PASSWORD, World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.per import RunPer
+from tests.helpers.world import CAREGIVER, CG_PASSWORD, World
 
 
 def proxy(world: World, password: str = CG_PASSWORD, user: str = CAREGIVER) -> int:

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SAMORDNING, TOLVAN, Run, RunPer, enrol_args
-from tests.credentials.support import CAREGIVER, CG_PASSWORD, DENIED, EMAIL, MOBILE, PASSWORD, World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.per import SAMORDNING, TOLVAN, Run, RunPer, enrol_args
+from tests.helpers.world import CAREGIVER, CG_PASSWORD, DENIED, EMAIL, MOBILE, PASSWORD, World
 
 # --- password + one-time code ---
 

@@ -29,11 +29,8 @@ from per_cli.cli.app import App
 from per_cli.config import load_config
 from per_cli.errors import EXIT_DENIED, AuthDenied, NotFound
 from per_cli.login.bankid import BANKID_DENIED, CallerNotVerified, login_bankid, verify_caller
-from tests.bankid.conftest import FakeTime
-from tests.bankid.conftest import make_client as make_client
-from tests.bankid.conftest import make_sim as make_sim
-from tests.bankid.conftest import pki_dir as pki_dir
-from tests.conftest import PER, SAMORDNING, TOLVAN, RunPer, enrol_args
+from tests.helpers.bankid import FakeTime
+from tests.helpers.per import PER, SAMORDNING, TOLVAN, RunPer, enrol_args
 
 RFA1 = "Starta BankID-appen."
 RFA9 = "Skriv in din säkerhetskod i BankID-appen och välj Identifiera eller Skriv under."

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import TOLVAN
-from tests.credentials.support import PASSWORD, World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.per import TOLVAN
+from tests.helpers.world import PASSWORD, World
 
 NEW = "Tolvans-egna-nya-lösen"
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from per_cli.db.engine import make_engine
-from tests.conftest import SAMORDNING, TOLVAN, RunPer, enrol_args
+from tests.helpers.per import SAMORDNING, TOLVAN, RunPer, enrol_args
 
 
 def _count(db_url: str, table: str) -> int:

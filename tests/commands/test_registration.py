@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from per_cli.db.engine import make_engine
 from per_cli.db.models import Caregiver, Patient
-from tests.conftest import PER, SAMORDNING, TOLVAN, RunPer, enrol_args
+from tests.helpers.per import PER, SAMORDNING, TOLVAN, RunPer, enrol_args
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 MSIS_ALL_2 = ",".join(["2"] * 29)  # physical 40 → 33.3, psychological 18 → 33.3

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from tests.conftest import TOLVAN
-from tests.credentials.support import World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.per import TOLVAN
+from tests.helpers.world import World
 
 
 def test_show_list_and_revoke(world: World) -> None:

@@ -17,8 +17,7 @@ from per_cli.credentials.sessions import (
     revoke_patient_sessions,
 )
 from per_cli.db.models import Patient, utcnow
-from tests.credentials.support import World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.world import World
 
 
 def test_idle_and_absolute_expiry(world: World) -> None:

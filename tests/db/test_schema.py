@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from per_cli.db import schema
 from per_cli.db.engine import make_engine
 from per_cli.db.models import Base
-from tests.conftest import RunPer
+from tests.helpers.per import RunPer
 
 
 def test_head_constant_matches_the_migrations() -> None:

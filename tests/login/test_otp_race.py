@@ -13,9 +13,8 @@ from per_cli.config import load_config
 from per_cli.errors import AuthDenied
 from per_cli.login.issue import LoginResult
 from per_cli.login.otp import complete_otp, start_otp
-from tests.conftest import TOLVAN
-from tests.credentials.support import PASSWORD, World
-from tests.credentials.support import world_fixture as world_fixture
+from tests.helpers.per import TOLVAN
+from tests.helpers.world import PASSWORD, World
 
 
 def app(world: World, actor: str) -> App:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from per_cli.config import Config
 from per_cli.errors import ConfigError, InvalidInput, NotFound
 from per_cli.scales.catalogue import SHIPPED_DIR, catalogue_for, extra_dir_for, load_catalogue
 from per_cli.scales.display import scale_detail, scale_rows
+from tests.helpers.scales import WriteScale
 
-WriteScale = Callable[..., Path]
 SHIPPED = ["EQ-5D-5L", "HADS", "MG-ADL", "MSIS-29", "MSWS-12", "PDQ-39"]
 
 

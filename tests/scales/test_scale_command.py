@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,7 @@ from click.testing import CliRunner
 
 from commands.scale import cli
 from per_cli.errors import NotFound
-
-WriteScale = Callable[..., Path]
+from tests.helpers.scales import WriteScale
 
 
 def test_list() -> None:

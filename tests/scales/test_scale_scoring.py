@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ from per_cli.errors import InvalidInput
 from per_cli.scales.catalogue import load_catalogue
 from per_cli.scales.model import Scale
 from per_cli.scales.scoring import parse_answers, score, validate_answers
-
-WriteScale = Callable[..., Path]
+from tests.helpers.scales import WriteScale
 
 
 def scale(code: str) -> Scale:

@@ -12,7 +12,7 @@ import pytest
 
 from per_cli.spreadsheet import RejectsWriter, map_headers, open_table, to_record
 from per_cli.spreadsheet import xlsx as xlsx_module
-from tests.spreadsheet.spreadsheet_files import n, row, s, xlsx_package
+from tests.helpers.spreadsheets import n, row, s, xlsx_package
 
 ROWS = 200_000
 MB = 1 << 20

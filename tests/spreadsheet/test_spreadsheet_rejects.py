@@ -10,7 +10,7 @@ import pytest
 
 from per_cli.errors import InvalidInput
 from per_cli.spreadsheet import RejectsWriter, map_headers, open_table
-from tests.spreadsheet.spreadsheet_files import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
+from tests.helpers.spreadsheets import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
 
 
 def reject_all(source: Path, target: Path, reason: str = "ogiltigt personnummer: fel kontrollsiffra") -> None:

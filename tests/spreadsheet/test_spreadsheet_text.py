@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from per_cli.errors import InvalidInput
 from per_cli.spreadsheet import open_table
-from tests.spreadsheet.spreadsheet_files import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
+from tests.helpers.spreadsheets import SWEDISH_HEADER, SWEDISH_ROWS, swedish_excel_csv
 
 
 def read(path: Path | str, **options: object) -> tuple[list[str], list[tuple[int, list[str]]], str]:

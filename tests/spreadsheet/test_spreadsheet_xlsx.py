@@ -14,7 +14,7 @@ from per_cli.errors import InvalidInput
 from per_cli.spreadsheet import open_table
 from per_cli.spreadsheet import xlsx as xlsx_module
 from per_cli.spreadsheet.xlsx import cell_text
-from tests.spreadsheet.spreadsheet_files import MAIN, n, row, s, xlsx_package
+from tests.helpers.spreadsheets import MAIN, n, row, s, xlsx_package
 
 
 def read(path: Path | str, **options: object) -> tuple[list[str], list[tuple[int, list[str]]]]:

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from commands.transport import cli
 from per_cli.errors import ConfigError, DeliveryFailed
-
-from .conftest import ELKS_PASSWORD, Gateway
+from tests.helpers.servers import ELKS_PASSWORD, Gateway
 
 ENV_CLEAR = {"PER_EMAIL_TRANSPORT": None, "PER_SMS_TRANSPORT": None}
 

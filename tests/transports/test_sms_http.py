@@ -8,8 +8,7 @@ import time
 import pytest
 
 from per_cli.transports import DeliveryResult, Message, Transport, open_transport
-
-from .conftest import ELKS_PASSWORD, TWILIO_SID, TWILIO_TOKEN, Gateway
+from tests.helpers.servers import ELKS_PASSWORD, TWILIO_SID, TWILIO_TOKEN, Gateway
 
 TEXT = "Ditt engångslösenord till PER: 482913"
 TO = "+46701740605"

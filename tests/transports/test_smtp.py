@@ -11,8 +11,7 @@ import pytest
 
 from per_cli.transports import Message, open_transport
 from per_cli.transports.smtp import SmtpTransport
-
-from .conftest import SMTP_PASSWORD, Cert, SmtpServer
+from tests.helpers.servers import SMTP_PASSWORD, Cert, SmtpServer
 
 BODY = "Ditt nya lösenord: Åsa-7Q2x9. Byt det under Min profil."
 

@@ -1,5 +1,5 @@
 """The support desk's world for ``per password send``: the test's database, a config file, the file:// outbox,
-the real local servers of the transport tests (imported, not copied), and readers for what a send left behind."""
+the real local servers of ``tests.helpers.servers``, and readers for what a send left behind."""
 
 from __future__ import annotations
 
@@ -12,16 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.conftest import TOLVAN, Run, RunPer
-from tests.transports.conftest import (  # noqa: F401 -- fixtures, used by name
-    closed_port,
-    elks_gateway,
-    silent_port,
-    smtp_plain,
-    smtp_starttls,
-    tls_cert,
-    twilio_gateway,
-)
+from tests.helpers.per import TOLVAN, Run, RunPer
 
 MOBILE = "+46701740605"
 EMAIL = "tolvan.tolvansson@tolv.se"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from per_cli.credentials.passwords import verify_password
-from tests.conftest import SAMORDNING, TOLVAN
+from tests.helpers.per import SAMORDNING, TOLVAN
+from tests.helpers.servers import Cert, Gateway, SmtpServer
 from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
-from tests.transports.conftest import Cert, Gateway, SmtpServer
 
 OTHERS = ["195001011005", "195001021004", "195001031003"]  # valid, enrolled with their own contacts
 

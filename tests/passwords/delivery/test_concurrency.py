@@ -14,7 +14,7 @@ from per_cli.config import load_config
 from per_cli.credentials.passwords import verify_password
 from per_cli.errors import AuthDenied
 from per_cli.passwords.delivery.single import Caller, send_password
-from tests.conftest import TOLVAN, RunPer
+from tests.helpers.per import TOLVAN, RunPer
 from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
 
 

@@ -14,9 +14,9 @@ from urllib.parse import quote
 import pytest
 
 from per_cli.credentials.passwords import verify_password
-from tests.conftest import TOLVAN
+from tests.helpers.per import TOLVAN
+from tests.helpers.servers import SMTP_PASSWORD, SMTP_USER, Cert, Gateway, SmtpServer
 from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
-from tests.transports.conftest import SMTP_PASSWORD, SMTP_USER, Cert, Gateway, SmtpServer
 
 Url = Callable[[], str]
 

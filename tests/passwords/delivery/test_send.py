@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from per_cli.credentials.passwords import ALPHABET, verify_password
-from tests.conftest import TOLVAN
+from tests.helpers.per import TOLVAN
 from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
 
 CONFIRMATION = re.compile(

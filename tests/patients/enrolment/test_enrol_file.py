@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from per_cli.db.engine import make_engine
-from tests.conftest import PER, RunPer
-from tests.patients.enrolment.generate import write_csv
+from tests.helpers.enrolment_rows import write_csv
+from tests.helpers.per import PER, RunPer
 
 SWEDISH_EXPORT = (
     "Personnummer;Förnamn;Efternamn;Mobiltelefon;E-post;Enhet;Kommentar\r\n"

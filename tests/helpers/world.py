@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.conftest import TOLVAN, Run, RunPer
+from tests.helpers.per import TOLVAN, Run, RunPer
 
 PASSWORD = "Tolvans-första-lösen"
 MOBILE = "+46701740605"
