@@ -81,7 +81,7 @@ def test_password_rules_and_other_refusals(world: World) -> None:
         == 2
     )
     assert world.per("caregiver", "disable", "nobody").exit_code == 1
-    world.configure("[passwords]\nmin_length_caregiver = 30")
+    world.configure({"passwords": {"min_length_caregiver": 30}})
     assert add("bo.ek", CG_PASSWORD)[0] == 1
 
 

@@ -142,7 +142,7 @@ def test_wrong_passwords_slow_down_then_lock_and_a_new_code_never_resets(
 
     waits: list[float] = []
     monkeypatch.setattr(per_cli.login.refusals, "sleep", waits.append)
-    world.configure("[login]\nslow_after = 2\ndelay_ms = 100\nlock_after = 4\nlock_minutes = 15")
+    world.configure({"login": {"slow_after": 2, "delay_ms": 100, "lock_after": 4, "lock_minutes": 15}})
 
     def attempt(password: str) -> int:
         return world.per("login", "otp", TOLVAN, "--password-stdin", "--send-only", input=password + "\n").exit_code
@@ -196,7 +196,9 @@ def test_an_expired_code_is_refused(world: World) -> None:
 
 
 def test_eight_digit_codes_english_texts_and_the_origin_line(world: World) -> None:
-    world.configure('[otp]\ndigits = 8\nttl_seconds = 120\n[messages]\nlanguage = "en"\notp_origin = "per.example.se"')
+    world.configure(
+        {"otp": {"digits": 8, "ttl_seconds": 120}, "messages": {"language": "en", "otp_origin": "per.example.se"}}
+    )
     result = world.login(TOLVAN, PASSWORD, "--channel", "sms")
     assert result.exit_code == 0, result.stderr
     body = world.messages()[-1]["body"]
@@ -274,7 +276,7 @@ def test_a_ten_digit_number_matching_two_patients_asks_for_twelve(world: World) 
 def test_a_mistyped_personnummer_or_config_is_broken_not_denied(world: World) -> None:
     bad = world.per("login", "otp", "191212121213", "--password-stdin", input=PASSWORD + "\n")
     assert bad.exit_code == 1 and "check digit" in bad.stderr
-    world.configure("[otp]\nttl_seconds = 3600")
+    world.configure({"otp": {"ttl_seconds": 3600}})
     assert world.per("login", "otp", TOLVAN, "--password-stdin", input=PASSWORD + "\n").exit_code == 1
 
 
@@ -375,7 +377,7 @@ def test_proxy_refused_for_the_care_giver_with_one_message(world: World) -> None
 
 
 def test_proxy_wrong_passwords_lock_the_care_giver(world: World) -> None:
-    world.configure("[login]\nlock_after = 2")
+    world.configure({"login": {"lock_after": 2}})
     add_caregiver(world)
     assert proxy(world, password="wrong-1").exit_code == 4
     assert proxy(world, password="wrong-2").exit_code == 4

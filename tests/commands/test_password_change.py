@@ -60,7 +60,7 @@ def test_new_password_rules_refuse_before_anything_changes(world: World) -> None
         code, _, err = change(world, token, new=new)
         assert (code, message in err) == (1, True), (new, err)
     assert change(world, token, again="something-else")[0] == 2
-    world.configure("[passwords]\nmin_length_patient = 30")
+    world.configure({"passwords": {"min_length_patient": 30}})
     assert change(world, token)[0] == 1
     assert world.audit("password.change") == []
     assert world.login().exit_code == 0  # the old password still works

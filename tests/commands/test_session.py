@@ -10,7 +10,7 @@ from tests.helpers.world import World
 
 
 def test_show_list_and_revoke(world: World) -> None:
-    world.configure("[sessions]\nidle_minutes = 5")
+    world.configure({"sessions": {"idle_minutes": 5}})
     own = world.token()
     world.add_caregiver()
     proxied = world.proxy_token()

@@ -1,14 +1,17 @@
-"""A login test world: the real database of the test, a config with the file:// outbox, fast Argon2 and no
-slow-down delays, and helpers to read what the program left behind (audit events, outbox, rows).
+"""The world of the login and support-desk tests: the test's real database, a config file with the file://
+outbox, fast Argon2 and no slow-down delays, and readers for what the program left behind (audit events,
+outbox, rows).
 
-Patients get their first password straight in the database (``set_password``): sending one is
-``per password send``, another command with its own tests.
+Two starting points share the one ``World``: ``world`` has Tolvan enrolled at NEURO-SU with mobile, e-mail and a
+password (must change); ``desk`` has only the care unit, and each test enrols whom it needs (``enrol``). Patients
+get a password straight in the database (``set_password``) where sending one is not what the test is about.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ EMAIL = "tolvan.tolvansson@tolv.se"
 DENIED = "Error: login denied: wrong personnummer or password, or the account is locked"
 CAREGIVER = "anna.lind"
 CG_PASSWORD = "vårdgivarens-eget-lösen"
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 64}
 
 
 @dataclass
@@ -42,31 +46,30 @@ class World:
     def key_file(self) -> Path:
         return self.tmp / "otp.key"
 
-    def configure(self, extra: str = "", *, sms: str | None = None, email: str | None = None) -> None:
-        """Rewrite the config file: the base settings, overridden and extended by ``extra`` (TOML lines)."""
-        sections: dict[str, dict[str, str]] = {
-            "passwords": {"argon2_time_cost": "1", "argon2_memory_kib": "64"},
-            "login": {"delay_ms": "0"},
-            "otp": {"key_file": f'"{self.key_file}"'},
-            "transports": {
-                "sms": f'"{sms or f"file://{self.outbox}"}"',
-                "email": f'"{email or f"file://{self.outbox}"}"',
-            },
+    def configure(
+        self,
+        sections: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        fast: bool = True,
+        sms: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        """Rewrite the config file: file:// transports (or the URLs given), no login delays, the OTP key file, fast
+        Argon2 unless ``fast=False``; ``sections`` override and extend these, key by key."""
+        base: dict[str, dict[str, Any]] = {
+            "transports": {"sms": sms or f"file://{self.outbox}", "email": email or f"file://{self.outbox}"},
+            "login": {"delay_ms": 0},
+            "otp": {"key_file": str(self.key_file)},
         }
-        current = ""
-        for line in extra.strip().splitlines():
-            line = line.strip()
-            if line.startswith("["):
-                current = line.strip("[]")
-            elif line:
-                key, _, value = line.partition("=")
-                sections.setdefault(current, {})[key.strip()] = value.strip()
-        Path(self.env["PER_CONFIG"]).write_text(
-            "".join(
-                f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + "\n"
-                for name, values in sections.items()
-            )
-        )
+        if fast:
+            base["passwords"] = dict(FAST_ARGON2)
+        for name, values in (sections or {}).items():
+            base.setdefault(name, {}).update(values)
+        lines = []
+        for name, values in base.items():
+            lines.append(f"[{name}]")
+            lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+        Path(self.env["PER_CONFIG"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def sql(self, statement: str, **params: Any) -> list[Any]:
         with self.engine.begin() as conn:
@@ -87,6 +90,33 @@ class World:
             m=must_change,
         )
 
+    def enrol(self, pnr: str = TOLVAN, *, mobile: str | None = MOBILE, email: str | None = EMAIL) -> None:
+        args = ["patient", "enrol", pnr, "--first-name", "Tolvan", "--last-name", "Tolvansson", "--unit", "NEURO-SU"]
+        if mobile:
+            args += ["--mobile", mobile]
+        if email:
+            args += ["--email", email]
+        result = self.per(*args)
+        assert result.exit_code == 0, result.stderr
+
+    def send(self, *args: str, extra_env: dict[str, str] | None = None) -> Run:
+        """``per password send``."""
+        return self.per("password", "send", *args, extra_env=extra_env)
+
+    def credential(self, pnr: str = TOLVAN) -> Any:
+        rows = self.sql(
+            "SELECT c.* FROM patient_credential c JOIN patient p ON p.id = c.patient_id WHERE p.personnummer = :p",
+            p=pnr,
+        )
+        return rows[0] if rows else None
+
+    def deliveries(self, pnr: str = TOLVAN) -> list[Any]:
+        return self.sql(
+            "SELECT d.* FROM password_delivery d JOIN patient p ON p.id = d.patient_id WHERE p.personnummer = :p "
+            "ORDER BY d.id",
+            p=pnr,
+        )
+
     def audit(self, action: str) -> list[dict[str, Any]]:
         rows = self.sql(
             "SELECT actor, patient_id, unit_code, outcome, details FROM audit_event WHERE action = :a ORDER BY id",
@@ -101,9 +131,20 @@ class World:
         return [e["details"]["reason"] for e in self.audit(action) if "reason" in e["details"]]
 
     def messages(self) -> list[dict[str, Any]]:
-        from per_cli.transports.file import read_outbox
+        """The outbox, oldest first; ``file`` is the message's file name (the provider id without ``.json``)."""
+        return [
+            {**json.loads(p.read_text(encoding="utf-8")), "file": p.name} for p in sorted(self.outbox.glob("*.json"))
+        ]
 
-        return list(read_outbox(self.outbox)) if self.outbox.exists() else []
+    def password_in(self, message: dict[str, Any], language: str = "sv") -> str:
+        """The password in a message made from the default template of ``language``."""
+        from per_cli.passwords.delivery.texts import DEFAULTS
+
+        sms, _, email = DEFAULTS[language]
+        prefix, _, suffix = (sms if message["channel"] == "sms" else email).partition("{password}")
+        body = message["body"]
+        assert body.startswith(prefix) and body.endswith(suffix), body
+        return str(body[len(prefix) : len(body) - len(suffix)])
 
     def last_code(self, channel: str = "sms") -> str:
         from per_cli.credentials.otp import code_from_text
@@ -154,14 +195,29 @@ class World:
         return str(json.loads(result.stdout)["token"])
 
 
-@pytest.fixture(name="world")
-def world_fixture(per: RunPer, env: dict[str, str], db_url: str, tmp_path: Path, tolvan: str) -> Iterator[World]:
-    """Tolvan enrolled at NEURO-SU with mobile and e-mail, and a password (must change)."""
+@contextmanager
+def _world(per: RunPer, env: dict[str, str], db_url: str, tmp_path: Path) -> Iterator[World]:
     from per_cli.db.engine import make_engine
 
     engine = make_engine(db_url)
     w = World(per=per, env=env, db_url=db_url, tmp=tmp_path, engine=engine)
     w.configure()
-    w.set_password()
-    yield w
-    engine.dispose()
+    try:
+        yield w
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def world(per: RunPer, env: dict[str, str], db_url: str, tmp_path: Path, tolvan: str) -> Iterator[World]:
+    """Tolvan enrolled at NEURO-SU with mobile and e-mail, and a password (must change)."""
+    with _world(per, env, db_url, tmp_path) as w:
+        w.set_password()
+        yield w
+
+
+@pytest.fixture
+def desk(per: RunPer, env: dict[str, str], db_url: str, tmp_path: Path, unit: str) -> Iterator[World]:
+    """The support desk's starting point: the care unit NEURO-SU and no patient yet."""
+    with _world(per, env, db_url, tmp_path) as w:
+        yield w

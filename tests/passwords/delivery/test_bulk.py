@@ -12,7 +12,7 @@ import pytest
 from per_cli.credentials.passwords import verify_password
 from tests.helpers.per import SAMORDNING, TOLVAN
 from tests.helpers.servers import Cert, Gateway, SmtpServer
-from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
+from tests.helpers.world import EMAIL, MOBILE, World
 
 OTHERS = ["195001011005", "195001021004", "195001031003"]  # valid, enrolled with their own contacts
 
@@ -21,13 +21,13 @@ def contacts(i: int) -> tuple[str, str]:
     return f"+4670174061{i}", f"patient{i}@example.se"
 
 
-def enrol_others(desk: Desk) -> None:
+def enrol_others(desk: World) -> None:
     for i, pnr in enumerate(OTHERS):
         mobile, address = contacts(i)
         desk.enrol(pnr, mobile=mobile, email=address)
 
 
-def test_a_mixed_list_gives_a_result_per_row_and_exit_3(desk: Desk, tmp_path: Path) -> None:
+def test_a_mixed_list_gives_a_result_per_row_and_exit_3(desk: World, tmp_path: Path) -> None:
     desk.enrol()
     enrol_others(desk)
     desk.enrol(SAMORDNING, mobile="08-465 004 00", email=None)
@@ -67,12 +67,12 @@ def test_a_mixed_list_gives_a_result_per_row_and_exit_3(desk: Desk, tmp_path: Pa
         pnr = owner[message["to"]]
         assert verify_password(desk.credential(pnr).password_hash, desk.password_in(message))
     assert desk.credential(SAMORDNING) is None
-    outcomes = sorted(e["outcome"] for e in desk.events())
+    outcomes = sorted(e["outcome"] for e in desk.audit("password.send"))
     assert outcomes == ["ok", "ok", "ok", "refused"]
-    assert len({e["details"].get("batch_id") for e in desk.events() if e["outcome"] == "ok"}) == 1
+    assert len({e["details"].get("batch_id") for e in desk.audit("password.send") if e["outcome"] == "ok"}) == 1
 
 
-def test_a_csv_with_a_personnummer_column_and_csv_results(desk: Desk, tmp_path: Path) -> None:
+def test_a_csv_with_a_personnummer_column_and_csv_results(desk: World, tmp_path: Path) -> None:
     enrol_others(desk)
     listing = tmp_path / "patienter.csv"
     listing.write_text("Förnamn;Personnummer;Kommentar\nA;19500101-1005;x\nB;195001021004;y\n", encoding="utf-8")
@@ -86,7 +86,7 @@ def test_a_csv_with_a_personnummer_column_and_csv_results(desk: Desk, tmp_path: 
     assert all(r["sms_provider_id"] for r in rows)
 
 
-def test_an_xlsx_workbook(desk: Desk, tmp_path: Path) -> None:
+def test_an_xlsx_workbook(desk: World, tmp_path: Path) -> None:
     from openpyxl import Workbook  # type: ignore[import-untyped]
 
     enrol_others(desk)
@@ -104,7 +104,7 @@ def test_an_xlsx_workbook(desk: Desk, tmp_path: Path) -> None:
     assert len(rows) == 3 and "patient2@example.se" in rows[-1]
 
 
-def test_jsonl_streams_from_stdin(desk: Desk) -> None:
+def test_jsonl_streams_from_stdin(desk: World) -> None:
     enrol_others(desk)
     result = desk.per("password", "send", "--file", "-", "--email", "--format", "jsonl", input="\n".join(OTHERS))
     assert result.exit_code == 0, result.stderr
@@ -113,7 +113,7 @@ def test_jsonl_streams_from_stdin(desk: Desk) -> None:
 
 
 def test_one_smtp_connection_and_one_gateway_for_the_whole_run(
-    desk: Desk, smtp_starttls: SmtpServer, tls_cert: Cert, elks_gateway: Gateway, tmp_path: Path
+    desk: World, smtp_starttls: SmtpServer, tls_cert: Cert, elks_gateway: Gateway, tmp_path: Path
 ) -> None:
     desk.configure(email=smtp_starttls.url(cafile=str(tls_cert.cert)), sms=elks_gateway.url(**{"from": "Neuroreg"}))
     desk.enrol()
@@ -127,7 +127,7 @@ def test_one_smtp_connection_and_one_gateway_for_the_whole_run(
     assert "Summary: 4 patients: 4 sent, 0 partly sent, 0 failed, 0 rejected, 0 skipped" in result.stderr
 
 
-def test_one_failing_channel_is_partial_for_everyone(desk: Desk, closed_port: int, tmp_path: Path) -> None:
+def test_one_failing_channel_is_partial_for_everyone(desk: World, closed_port: int, tmp_path: Path) -> None:
     desk.configure(sms=f"elks://u:p@127.0.0.1:{closed_port}?tls=off")
     enrol_others(desk)
     (tmp_path / "lista.txt").write_text("\n".join(OTHERS))
@@ -139,7 +139,7 @@ def test_one_failing_channel_is_partial_for_everyone(desk: Desk, closed_port: in
     assert all(desk.credential(pnr).last_sent_to.endswith("@example.se") for pnr in OTHERS)
 
 
-def test_a_dead_transport_stops_the_run_and_nothing_changes(desk: Desk, closed_port: int, tmp_path: Path) -> None:
+def test_a_dead_transport_stops_the_run_and_nothing_changes(desk: World, closed_port: int, tmp_path: Path) -> None:
     dead = f"elks://u:p@127.0.0.1:{closed_port}?tls=off"
     desk.configure(sms=dead)
     numbers = []
@@ -164,7 +164,7 @@ def _with_check_digit(pnr12: str) -> str:
     return pnr12[:11] + str((10 - total % 10) % 10)
 
 
-def test_an_interrupted_run_stores_exactly_what_was_sent(desk: Desk, tmp_path: Path) -> None:
+def test_an_interrupted_run_stores_exactly_what_was_sent(desk: World, tmp_path: Path) -> None:
     from per_cli.cli.app import App
     from per_cli.config import load_config
     from per_cli.passwords.delivery.bulk import BulkOptions, RowResult, send_file

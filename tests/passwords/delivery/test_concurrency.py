@@ -15,10 +15,10 @@ from per_cli.credentials.passwords import verify_password
 from per_cli.errors import AuthDenied
 from per_cli.passwords.delivery.single import Caller, send_password
 from tests.helpers.per import TOLVAN, RunPer
-from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
+from tests.helpers.world import EMAIL, MOBILE, World
 
 
-def test_two_sends_at_once_store_one_consistent_send(desk: Desk, per_proc: RunPer) -> None:
+def test_two_sends_at_once_store_one_consistent_send(desk: World, per_proc: RunPer) -> None:
     desk.enrol()
     for _ in range(2):
         with ThreadPoolExecutor(2) as pool:
@@ -36,14 +36,14 @@ def test_two_sends_at_once_store_one_consistent_send(desk: Desk, per_proc: RunPe
         assert {d.created_at for d in batch} == {credential.last_sent_at}
         assert credential.last_sent_to == ", ".join(d.recipient for d in sorted(batch, key=lambda d: d.channel))
         assert credential.last_sent_to in (f"{EMAIL}, {MOBILE}", MOBILE)
-    assert [e["outcome"] for e in desk.events()] == ["ok"] * 4
+    assert [e["outcome"] for e in desk.audit("password.send")] == ["ok"] * 4
 
 
-def _app(desk: Desk) -> App:
+def _app(desk: World) -> App:
     return App(config=load_config(desk.env["PER_CONFIG"]), actor="desk", database_url=desk.db_url)
 
 
-def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: Desk) -> None:
+def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: World) -> None:
     desk.enrol()
     seen: list[Caller] = []
 
@@ -61,7 +61,7 @@ def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: Desk)
     assert desk.messages() == [] and desk.credential() is None and desk.deliveries() == []
 
 
-def test_verify_caller_details_reach_the_audit_event(desk: Desk) -> None:
+def test_verify_caller_details_reach_the_audit_event(desk: World) -> None:
     desk.enrol()
 
     def bankid(caller: Caller) -> dict[str, Any]:
@@ -73,5 +73,5 @@ def test_verify_caller_details_reach_the_audit_event(desk: Desk) -> None:
     finally:
         app.close()
     assert delivery.status == "sent"
-    [event] = desk.events()
+    [event] = desk.audit("password.send")
     assert event["details"]["caller_verified"] == "bankid" and event["details"]["order_ref"] == "abc"

@@ -16,12 +16,12 @@ import pytest
 from per_cli.credentials.passwords import verify_password
 from tests.helpers.per import TOLVAN
 from tests.helpers.servers import SMTP_PASSWORD, SMTP_USER, Cert, Gateway, SmtpServer
-from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
+from tests.helpers.world import EMAIL, MOBILE, World
 
 Url = Callable[[], str]
 
 
-def received_password(desk: Desk, content: bytes) -> str:
+def received_password(desk: World, content: bytes) -> str:
     """The password in a message that reached the SMTP server (a MIME message, maybe base64)."""
     parsed = email.message_from_bytes(content, policy=email.policy.default)
     body = parsed.get_content().replace("\r\n", "\n")
@@ -37,7 +37,7 @@ def smtp_url(
 
 
 def test_real_smtp_with_starttls_and_auth_and_a_46elks_gateway(
-    desk: Desk, smtp_starttls: SmtpServer, tls_cert: Cert, elks_gateway: Gateway
+    desk: World, smtp_starttls: SmtpServer, tls_cert: Cert, elks_gateway: Gateway
 ) -> None:
     desk.configure({"messages": {"sms_sender": "Neuroreg", "email_from": "PER <no-reply@neuroreg.se>"}},
                    email=smtp_url(smtp_starttls, tls_cert, sender=None), sms=elks_gateway.url())  # fmt: skip
@@ -78,7 +78,7 @@ SMS_FAILURES = ["refused", "elks-401", "elks-500", "twilio-401", "twilio-500", "
 
 @pytest.mark.parametrize("sms_failure", SMS_FAILURES, indirect=True)
 def test_one_channel_failing_is_exit_3_and_the_report_names_it(
-    desk: Desk, smtp_starttls: SmtpServer, tls_cert: Cert, sms_failure: tuple[str, str]
+    desk: World, smtp_starttls: SmtpServer, tls_cert: Cert, sms_failure: tuple[str, str]
 ) -> None:
     sms_url, error = sms_failure
     desk.configure(email=smtp_url(smtp_starttls, tls_cert), sms=sms_url)
@@ -93,7 +93,7 @@ def test_one_channel_failing_is_exit_3_and_the_report_names_it(
     assert credential.last_sent_to == EMAIL
     assert [(d.channel, d.status) for d in desk.deliveries()] == [("email", "sent"), ("sms", "failed")]
     assert error in desk.deliveries()[1].error
-    [event] = desk.events()
+    [event] = desk.audit("password.send")
     assert event["outcome"] == "partial" and event["details"]["statuses"] == {"email": "sent", "sms": "failed"}
 
 
@@ -118,7 +118,7 @@ def email_failure(
     indirect=True,
 )
 def test_every_channel_failing_is_exit_1_and_the_old_password_still_works(
-    desk: Desk, email_failure: tuple[str, str], sms_failure: tuple[str, str]
+    desk: World, email_failure: tuple[str, str], sms_failure: tuple[str, str]
 ) -> None:
     desk.enrol()
     assert desk.send(TOLVAN, "--sms", "--email").exit_code == 0  # the old password, through the file outbox
@@ -136,11 +136,11 @@ def test_every_channel_failing_is_exit_1_and_the_old_password_still_works(
     assert desk.credential() == old
     assert verify_password(desk.credential().password_hash, old_password)
     assert [(d.channel, d.status) for d in desk.deliveries()[2:]] == [("email", "failed"), ("sms", "failed")]
-    assert [e["outcome"] for e in desk.events()] == ["ok", "failed"]
+    assert [e["outcome"] for e in desk.audit("password.send")] == ["ok", "failed"]
 
 
 @pytest.mark.parametrize("sms_failure", ["elks-500"], indirect=True)
-def test_json_reports_a_failed_channel_with_its_error(desk: Desk, sms_failure: tuple[str, str]) -> None:
+def test_json_reports_a_failed_channel_with_its_error(desk: World, sms_failure: tuple[str, str]) -> None:
     desk.configure(sms=sms_failure[0])
     desk.enrol()
     result = desk.send(TOLVAN, "--sms", "--format", "json")
@@ -152,7 +152,7 @@ def test_json_reports_a_failed_channel_with_its_error(desk: Desk, sms_failure: t
     assert desk.credential() is None
 
 
-def test_a_refused_recipient_is_a_failed_channel(desk: Desk, smtp_plain: SmtpServer) -> None:
+def test_a_refused_recipient_is_a_failed_channel(desk: World, smtp_plain: SmtpServer) -> None:
     desk.configure(email=smtp_plain.url(user=None, security="none"))
     desk.enrol(email="reject.me@tolv.se")
     result = desk.send(TOLVAN, "--sms", "--email")

@@ -10,14 +10,14 @@ import pytest
 
 from per_cli.credentials.passwords import ALPHABET, verify_password
 from tests.helpers.per import TOLVAN
-from tests.passwords.delivery.conftest import EMAIL, MOBILE, Desk
+from tests.helpers.world import EMAIL, MOBILE, World
 
 CONFIRMATION = re.compile(
     rf"^Password sent to {re.escape(EMAIL)}, {re.escape(MOBILE)} at (\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d)\n$"
 )
 
 
-def test_send_by_sms_and_email_confirms_stores_and_audits(desk: Desk) -> None:
+def test_send_by_sms_and_email_confirms_stores_and_audits(desk: World) -> None:
     desk.configure(fast=False)  # the default Argon2id parameters, once
     desk.enrol()
     before = datetime.now().replace(microsecond=0)
@@ -50,7 +50,7 @@ def test_send_by_sms_and_email_confirms_stores_and_audits(desk: Desk) -> None:
     ]
     assert len({d.batch_id for d in deliveries}) == 1 and all(d.provider_id for d in deliveries)
 
-    [event] = desk.events()
+    [event] = desk.audit("password.send")
     assert event["outcome"] == "ok"
     assert event["details"]["channels"] == ["email", "sms"]
     assert event["details"]["statuses"] == {"email": "sent", "sms": "sent"}
@@ -61,7 +61,7 @@ def test_send_by_sms_and_email_confirms_stores_and_audits(desk: Desk) -> None:
     assert record["password_sent_to"] == f"{EMAIL}, {MOBILE}" and record["password_sent_at"]
 
 
-def test_json_names_each_channel_with_recipient_status_and_provider_id(desk: Desk) -> None:
+def test_json_names_each_channel_with_recipient_status_and_provider_id(desk: World) -> None:
     desk.enrol()
     result = desk.send("191212121212", "--email", "--sms", "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -75,7 +75,7 @@ def test_json_names_each_channel_with_recipient_status_and_provider_id(desk: Des
     assert all(c["provider_id"].endswith(c["channel"] + "-" + c["provider_id"][-12:]) for c in record["channels"])
 
 
-def test_one_channel_sends_only_there_and_csv_has_a_row_per_channel(desk: Desk) -> None:
+def test_one_channel_sends_only_there_and_csv_has_a_row_per_channel(desk: World) -> None:
     desk.enrol()
     result = desk.send("1212121212", "--sms", "--format", "csv")
     assert result.exit_code == 0, result.stderr
@@ -86,7 +86,7 @@ def test_one_channel_sends_only_there_and_csv_has_a_row_per_channel(desk: Desk) 
     assert desk.credential().last_sent_to == MOBILE
 
 
-def test_english_texts_by_config(desk: Desk) -> None:
+def test_english_texts_by_config(desk: World) -> None:
     desk.configure({"messages": {"language": "en"}})
     desk.enrol()
     assert desk.send(TOLVAN, "--sms", "--email").exit_code == 0
@@ -96,7 +96,7 @@ def test_english_texts_by_config(desk: Desk) -> None:
     assert verify_password(desk.credential().password_hash, desk.password_in(sms, "en"))
 
 
-def test_the_sent_password_logs_in_and_must_be_changed(desk: Desk) -> None:
+def test_the_sent_password_logs_in_and_must_be_changed(desk: World) -> None:
     desk.enrol()
     assert desk.send(TOLVAN, "--sms").exit_code == 0
     password = desk.password_in(desk.messages()[0])
@@ -106,7 +106,7 @@ def test_the_sent_password_logs_in_and_must_be_changed(desk: Desk) -> None:
     assert json.loads(login.stdout)["must_change_password"] is True
 
 
-def test_a_new_send_replaces_the_password_and_clears_a_lock(desk: Desk) -> None:
+def test_a_new_send_replaces_the_password_and_clears_a_lock(desk: World) -> None:
     desk.enrol()
     assert desk.send(TOLVAN, "--email").exit_code == 0
     first = desk.password_in(desk.messages()[0])
@@ -130,7 +130,7 @@ def test_a_new_send_replaces_the_password_and_clears_a_lock(desk: Desk) -> None:
     ],
 )  # fmt: skip
 def test_unusable_contacts_are_refused_before_anything_changes(
-    desk: Desk, contacts: dict[str, str | None], flags: list[str], message: str
+    desk: World, contacts: dict[str, str | None], flags: list[str], message: str
 ) -> None:
     desk.enrol(**contacts)  # type: ignore[arg-type]
     result = desk.send(TOLVAN, *flags)
@@ -138,12 +138,12 @@ def test_unusable_contacts_are_refused_before_anything_changes(
     assert result.stdout == ""
     assert result.stderr.startswith(message), result.stderr
     assert desk.messages() == [] and desk.credential() is None and desk.deliveries() == []
-    [event] = desk.events()
+    [event] = desk.audit("password.send")
     assert event["outcome"] == "refused"
     assert event["details"]["reason"].startswith(message.removeprefix("Error: "))
 
 
-def test_a_refusal_keeps_the_old_password(desk: Desk) -> None:
+def test_a_refusal_keeps_the_old_password(desk: World) -> None:
     desk.enrol()
     assert desk.send(TOLVAN, "--sms").exit_code == 0
     old = desk.credential()
@@ -152,7 +152,7 @@ def test_a_refusal_keeps_the_old_password(desk: Desk) -> None:
     assert desk.credential() == old and len(desk.messages()) == 1
 
 
-def test_excluded_unknown_and_mistyped_patients_are_refused(desk: Desk) -> None:
+def test_excluded_unknown_and_mistyped_patients_are_refused(desk: World) -> None:
     desk.enrol()
     unknown = desk.send("199001019802", "--sms")
     assert unknown.exit_code == 1 and "no patient with this personnummer is enrolled" in unknown.stderr
@@ -173,12 +173,12 @@ def test_excluded_unknown_and_mistyped_patients_are_refused(desk: Desk) -> None:
         ([TOLVAN, "--sms", "--workers", "2"], "--workers only go with --file"),
     ],
 )
-def test_usage_errors(desk: Desk, args: list[str], message: str) -> None:
+def test_usage_errors(desk: World, args: list[str], message: str) -> None:
     result = desk.send(*args)
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_config_faults_stop_before_anything_is_sent(desk: Desk) -> None:
+def test_config_faults_stop_before_anything_is_sent(desk: World) -> None:
     desk.enrol()
     desk.configure({"messages": {"sms_sender": "1177Vard"}})
     bad_sender = desk.send(TOLVAN, "--sms")
@@ -190,7 +190,7 @@ def test_config_faults_stop_before_anything_is_sent(desk: Desk) -> None:
     assert desk.messages() == [] and desk.credential() is None
 
 
-def test_a_template_needing_two_segments_is_warned_about(desk: Desk) -> None:
+def test_a_template_needing_two_segments_is_warned_about(desk: World) -> None:
     desk.configure({"messages": {"password_sms": "Ditt lösenord: {password}. " + "Välkommen till PER! " * 8}})
     desk.enrol()
     result = desk.send(TOLVAN, "--sms")
