@@ -13,6 +13,9 @@ from commands.scale import cli
 from per_cli.errors import NotFound
 from tests.helpers.scales import WriteScale
 
+#: no extra scale directory or user config leaks in from the developer's environment
+pytestmark = pytest.mark.usefixtures("isolated_scales")
+
 
 def test_list() -> None:
     result = CliRunner().invoke(cli, ["list"])
