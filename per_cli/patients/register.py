@@ -1,4 +1,4 @@
-"""The patient register: enrolment, look-up and profile changes (field validation is in ``patient_fields``).
+"""The patient register: enrolment, look-up and profile changes (field validation is in ``patients.fields``).
 
 Commands call these functions inside ``App.transaction()`` and write the audit event themselves through
 ``per_cli.audit.events``; nothing here prints.
