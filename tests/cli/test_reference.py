@@ -67,3 +67,9 @@ def test_each_help_text_is_what_per_prints_in_a_wide_terminal() -> None:
     env = {**os.environ, "COLUMNS": "200"}
     per = subprocess.run([PER, "patient", "enrol", "--help"], capture_output=True, text=True, env=env, check=True)
     assert f"per patient enrol --help\n\n```\n{per.stdout.rstrip()}\n```\n" in text
+
+
+def test_the_readme_links_the_reference_and_the_changelog() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for target in ("docs/cli.md", "CHANGELOG.md"):
+        assert f"]({target})" in readme and (ROOT / target).is_file(), target
