@@ -1,7 +1,8 @@
 """Recommended user messages (RFA texts) and the hint-code mapping of the auth flow.
 
 BankID requires relying parties to show these texts rather than raw hint codes, and new hint codes may appear
-without notice, so every lookup has a generic fallback instead of failing (BankID's RP guidelines, https://developers.bankid.com).
+without notice, so every lookup has a generic fallback instead of failing (BankID's RP guidelines,
+https://developers.bankid.com).
 """
 
 from __future__ import annotations
