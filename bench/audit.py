@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from per_cli.audit.events import GENESIS, event_hash
 from per_cli.audit.verify import verify_chain
+from per_cli.config import Config
 from per_cli.db import schema
-from per_cli.db.engine import make_engine
+from per_cli.db.engine import make_engine, session_scope
 
 PNR = "191212121212"
 _INSERT = (
@@ -60,6 +62,20 @@ def _result(
 # --- (a) the audit event's share of `per patient show` ---
 
 
+@dataclass
+class _BenchUow:
+    """The unit of work of a bench run: its own engine, transactions exactly as the app opens them."""
+
+    engine: Engine
+    actor: str = "bench"
+    config: Config = field(default_factory=Config)
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        with session_scope(self.engine, read_only=read_only) as session:
+            yield session
+
+
 def _show_overhead(tmp: Path, reps: int, command_runs: int) -> list[dict[str, Any]]:
     from per_cli.patients.register import enrol_one, find_patient, load_with_unit, patient_record, show_patient
     from per_cli.patients.units import add_unit
@@ -67,26 +83,15 @@ def _show_overhead(tmp: Path, reps: int, command_runs: int) -> list[dict[str, An
     url = f"sqlite:///{tmp / 'show.db'}"
     engine = make_engine(url)
     schema.upgrade(engine)
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        add_unit(session, "BENCH", "Bench")
-        enrol_one(
-            session,
-            "bench",
-            {
-                "personnummer": PNR,
-                "first_name": "Tolvan",
-                "last_name": "Tolvansson",
-                "unit": "BENCH",
-                "mobile": "0701740605",
-            },
-        )
+    uow = _BenchUow(engine)
+    add_unit(uow, "BENCH", name="Bench")
+    enrol_one(uow, PNR, first_name="Tolvan", last_name="Tolvansson", unit="BENCH", mobile="0701740605")
 
     def with_audit() -> None:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            show_patient(session, "bench", PNR)
+        show_patient(uow, PNR)
 
     def without_audit() -> None:  # show_patient minus its _audit() call
-        with Session(engine, expire_on_commit=False) as session, session.begin():
+        with uow.transaction() as session:
             patient = find_patient(session, PNR)
             unit_code, credential = load_with_unit(session, patient)
             patient_record(patient, unit_code, credential)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import Day, flags, format_option, period_options
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+
+    from per_cli.cli.app import App
 
 
 @click.group("audit")
@@ -16,18 +23,18 @@ def cli() -> None:
 @click.option("--patient", metavar="PNR", help="Only events about this patient.")
 @click.option("--actor", help="Only events by this actor.")
 @click.option("--action", help="Only this action, e.g. patient.show (* matches anything: 'login.*').")
-@click.option("--since", metavar="DATE|TIME", help="From this date or ISO time (inclusive).")
-@click.option("--until", metavar="DATE|TIME", help="Up to this date (inclusive) or ISO time (exclusive).")
+@period_options
 @click.option("--limit", type=click.IntRange(1), help="At most this many events.")
 @format_option()
-@click.pass_context
+@flags(patient="--patient")
+@click.pass_obj
 def list_(
-    ctx: click.Context,
+    app: App,
     patient: str | None,
     actor: str | None,
     action: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     limit: int | None,
     fmt: str,
 ) -> None:
@@ -37,69 +44,52 @@ def list_(
     Example:
       per audit list --patient 191212121212 --since 2026-01-01 --format json
     """
-    from per_cli.audit.query import AuditFilter, list_events, parse_moment
+    from per_cli.audit.query import AuditFilter, list_events
     from per_cli.cli.output import emit
 
-    flt = AuditFilter(
-        patient=patient,
-        actor=actor,
-        action=action,
-        since=parse_moment(since, "--since") if since else None,
-        until=parse_moment(until, "--until", end=True) if until else None,
-    )
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_events(session, app.actor, flt, limit=limit)
-    emit(records, fmt)
+    flt = AuditFilter(patient=patient, actor=actor, action=action, since=since, until=until)
+    emit(list_events(app, flt, limit=limit), fmt)
 
 
 @cli.command("verify")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="One line of text, or a JSON object for scripts.",
-)
-@click.pass_context
-def verify(ctx: click.Context, fmt: str) -> None:
+@format_option()
+@click.pass_obj
+def verify(app: App, fmt: str) -> None:
     """Check the hash chain of the whole log; exit 1 naming the first broken event.
 
     An edited, deleted or reordered event breaks the chain. It starts at the beginning of the log, or at
-    the anchor of the last lawful prune.
+    the anchor of the last lawful prune. The table format is one line; the others give intact, events,
+    broken_at, reason, starts_from, head and last_id.
 
     \b
-    Example:
+    Examples:
       per audit verify
+      per audit verify --format json
     """
-    import json
+    from per_cli.audit.verify import verify as verify_log
+    from per_cli.cli.output import emit
 
-    from per_cli.audit.verify import verify_chain
-    from per_cli.db.faults import translate_db_errors
-
-    app = app_of(ctx)
-    with translate_db_errors():
-        app.ensure_schema()
-        result = verify_chain(app.engine)
-    click.echo(json.dumps(result.record(), indent=2) if fmt == "json" else result.line())
+    result = verify_log(app)
+    if fmt == "table":
+        click.echo(result.line())
+    else:
+        emit([result.record()], fmt, single=True)
     if not result.intact:
-        ctx.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("extract")
 @click.argument("personnummer")
-@click.option("--since", metavar="DATE|TIME", help="From this date or ISO time (inclusive).")
-@click.option("--until", metavar="DATE|TIME", help="Up to this date (inclusive) or ISO time (exclusive).")
+@period_options
 @click.option(
     "--language",
     type=click.Choice(["sv", "en"]),
     help="Wording of the extract. Default: [messages] language in the config, else sv.",
 )
 @format_option()
-@click.pass_context
+@click.pass_obj
 def extract(
-    ctx: click.Context, personnummer: str, since: str | None, until: str | None, language: str | None, fmt: str
+    app: App, personnummer: str, since: datetime | None, until: datetime | None, language: str | None, fmt: str
 ) -> None:
     """The patient's log extract: which care unit and who read or changed what, and when.
 
@@ -111,20 +101,10 @@ def extract(
       per audit extract 19121212-1212 --since 2026-01-01 --language en
     """
     from per_cli.audit.extract import COLUMNS, extract, for_table, resolve_language
-    from per_cli.audit.query import parse_moment
     from per_cli.cli.output import emit
 
-    app = app_of(ctx)
     lang = resolve_language(app.config, language)
-    with app.transaction() as session:
-        records = extract(
-            session,
-            app.actor,
-            personnummer,
-            language=lang,
-            since=parse_moment(since, "--since") if since else None,
-            until=parse_moment(until, "--until", end=True) if until else None,
-        )
+    records = extract(app, personnummer, language=lang, since=since, until=until)
     if fmt == "table":
         emit(for_table(records, lang), fmt)
     else:
@@ -139,8 +119,7 @@ def extract(
     show_default=True,
     help="How many random patient-data accesses to add.",
 )
-@click.option("--since", metavar="DATE|TIME", help="Period start (inclusive). Default: the beginning of the log.")
-@click.option("--until", metavar="DATE|TIME", help="Period end: this date (inclusive) or ISO time (exclusive).")
+@period_options
 @click.option("--seed", type=int, help="Seed of the random draw: the same seed on the same log gives the same sample.")
 @click.option(
     "--output",
@@ -149,12 +128,12 @@ def extract(
     help="Write the sample as CSV (UTF-8 with BOM, for Excel) with an empty reviewer_note column.",
 )
 @format_option()
-@click.pass_context
+@click.pass_obj
 def review(
-    ctx: click.Context,
+    app: App,
     sample: int,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     seed: int | None,
     output: str | None,
     fmt: str,
@@ -169,20 +148,10 @@ def review(
     Example:
       per audit review --since 2026-10-01 --until 2026-10-31 --sample 50 --output granskning-oktober.csv
     """
-    from per_cli.audit.query import parse_moment
     from per_cli.audit.review import COLUMNS, review
     from per_cli.cli.output import emit, render
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        drawn = review(
-            session,
-            app.actor,
-            sample=sample,
-            seed=seed,
-            since=parse_moment(since, "--since") if since else None,
-            until=parse_moment(until, "--until", end=True) if until else None,
-        )
+    drawn = review(app, sample=sample, seed=seed, since=since, until=until)
     randoms = len(drawn.records) - drawn.always
     summary = (
         f"{len(drawn.records)} events: {drawn.always} always reviewed (proxy logins, refusals), "
@@ -201,27 +170,30 @@ def review(
 @click.option(
     "--before",
     required=True,
+    type=Day(),
     metavar="YYYY-MM-DD",
     help="Remove events before this date; at most today minus five years.",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-@click.pass_context
-def prune(ctx: click.Context, before: str, dry_run: bool) -> None:
+@format_option()
+@flags(before="--before")
+@click.pass_obj
+def prune(app: App, before: date, dry_run: bool, fmt: str) -> None:
     """Remove events older than the five years the log must be kept (HSLF-FS 2016:40).
 
     A cut-off later than today minus five years is refused. The chain is verified first; the removal is
-    recorded as an anchor and an audited event, so `per audit verify` still passes afterwards.
+    recorded as an anchor and an audited event, so `per audit verify` still passes afterwards. The table format
+    is one line; the others give before, removed, first_removed_id, last_removed_id and dry_run.
 
     \b
     Example:
       per audit prune --before 2020-01-01 --dry-run
     """
-    from per_cli.audit.prune import check_cutoff, prune
-    from per_cli.patients.fields import parse_date
+    from per_cli.audit.prune import prune
+    from per_cli.cli.output import emit
 
-    app = app_of(ctx)
-    day = parse_date(before, "--before", allow_future=True)
-    check_cutoff(day)
-    with app.transaction() as session:
-        result = prune(session, app.actor, day, dry_run=dry_run)
-    click.echo(result.line())
+    result = prune(app, before, dry_run=dry_run)
+    if fmt == "table":
+        click.echo(result.line())
+    else:
+        emit([result.record()], fmt, single=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 _SCENARIOS = ("complete", "userCancel", "expiredTransaction", "certificateErr", "startFailed")
 
@@ -43,7 +48,9 @@ def cli() -> None:
     "(e.g. maintenance). Repeatable.",
 )
 @click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
+@click.pass_obj
 def simulator(
+    app: App,
     host: str,
     port: int,
     state_dir: str | None,
@@ -55,7 +62,8 @@ def simulator(
     """Run a local stand-in of the BankID RP API v6.0 (mutual TLS) until Ctrl-C.
 
     It writes a CA, server and client certificates and a ready config file (per.toml, section [bankid]) to
-    the state dir, then prints "listening on https://HOST:PORT/rp/v6.0/" on stdout. Orders answer "pending"
+    the state dir, names that file on stderr (not with -q), then prints "listening on https://HOST:PORT/rp/v6.0/"
+    on stdout. Orders answer "pending"
     POLLS times, then end as the scenario says.
 
     \b
@@ -82,15 +90,12 @@ def simulator(
 
         state_dir = str(platformdirs.user_state_path("per") / "bankid-simulator")
 
-    def log(line: str) -> None:
-        click.echo(line, err=True)
-
-    sim = Simulator(host, port, Path(state_dir), scenario, polls, person_map, log=log if log_requests else None)
+    sim = Simulator(host, port, Path(state_dir), scenario, polls, person_map, log=app.note if log_requests else None)
     try:
         url = sim.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    click.echo(f"config: {sim.files.config}", err=True)
+    app.note(f"config: {sim.files.config}")
     click.echo(f"listening on {url}")
     sys.stdout.flush()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("caregiver")
@@ -26,7 +29,7 @@ def _password_options(fn: click.decorators.FC) -> click.decorators.FC:
     return fn
 
 
-def _new_password(app: Any, from_stdin: bool, generate: bool) -> tuple[str, bool]:
+def _new_password(app: App, from_stdin: bool, generate: bool) -> tuple[str, bool]:
     if from_stdin and generate:
         raise click.UsageError("--password-stdin and --generate-password exclude each other")
     if generate:
@@ -39,7 +42,7 @@ def _new_password(app: Any, from_stdin: bool, generate: bool) -> tuple[str, bool
     return read_password(from_stdin, "Care giver's new password", confirm=True), False
 
 
-def _emit_account(app: Any, record: dict[str, object], password: str | None, fmt: str) -> None:
+def _emit_account(app: App, record: dict[str, object], password: str | None, fmt: str) -> None:
     from per_cli.cli.output import emit
 
     if password is not None:
@@ -54,10 +57,9 @@ def _emit_account(app: Any, record: dict[str, object], password: str | None, fmt
 @click.option("--name", help="The care giver's full name.")
 @_password_options
 @format_option()
-@click.pass_context
-def add(
-    ctx: click.Context, user: str, unit: str, name: str | None, password_stdin: bool, generate: bool, fmt: str
-) -> None:
+@flags(unit="--unit", name="--name")
+@click.pass_obj
+def add(app: App, user: str, unit: str, name: str | None, password_stdin: bool, generate: bool, fmt: str) -> None:
     """Add a care giver account (password by hidden prompt, --password-stdin or --generate-password).
 
     \b
@@ -67,11 +69,9 @@ def add(
     """
     from per_cli.credentials.caregivers import add_caregiver, validate_username
 
-    app = app_of(ctx)
     validate_username(user)
     password, generated = _new_password(app, password_stdin, generate)
-    with app.transaction() as session:
-        record = add_caregiver(session, app.config, app.actor, user, unit, name, password)
+    record = add_caregiver(app, user, unit=unit, name=name, password=password)
     app.note(f"Added care giver {record['username']} at {record['unit']}.")
     _emit_account(app, record, password if generated else None, fmt)
 
@@ -80,8 +80,8 @@ def add(
 @click.argument("user")
 @_password_options
 @format_option()
-@click.pass_context
-def set_password(ctx: click.Context, user: str, password_stdin: bool, generate: bool, fmt: str) -> None:
+@click.pass_obj
+def set_password(app: App, user: str, password_stdin: bool, generate: bool, fmt: str) -> None:
     """Give a care giver a new password; also lifts a lock after failed logins.
 
     \b
@@ -90,21 +90,17 @@ def set_password(ctx: click.Context, user: str, password_stdin: bool, generate: 
     """
     from per_cli.credentials.caregivers import set_password as change
 
-    app = app_of(ctx)
     password, generated = _new_password(app, password_stdin, generate)
-    with app.transaction() as session:
-        record = change(session, app.config, app.actor, user, password)
+    record = change(app, user, password=password)
     app.note(f"New password set for {record['username']}.")
     _emit_account(app, record, password if generated else None, fmt)
 
 
-def _set_active(ctx: click.Context, user: str, active: bool, fmt: str) -> None:
+def _set_active(app: App, user: str, active: bool, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.credentials.caregivers import set_active
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        record, ended = set_active(session, app.actor, user, active)
+    record, ended = set_active(app, user, active=active)
     state = "enabled" if active else "disabled"
     app.note(f"{record['username']} is {state}" + (f"; {ended} proxy session(s) ended." if ended else "."))
     emit([record], fmt, single=True)
@@ -113,36 +109,37 @@ def _set_active(ctx: click.Context, user: str, active: bool, fmt: str) -> None:
 @cli.command("disable")
 @click.argument("user")
 @format_option()
-@click.pass_context
-def disable(ctx: click.Context, user: str, fmt: str) -> None:
+@click.pass_obj
+def disable(app: App, user: str, fmt: str) -> None:
     """Disable a care giver account: proxy login is refused and its proxy sessions end.
 
     \b
     Example:
       per caregiver disable anna.lind
     """
-    _set_active(ctx, user, False, fmt)
+    _set_active(app, user, False, fmt)
 
 
 @cli.command("enable")
 @click.argument("user")
 @format_option()
-@click.pass_context
-def enable(ctx: click.Context, user: str, fmt: str) -> None:
+@click.pass_obj
+def enable(app: App, user: str, fmt: str) -> None:
     """Enable a disabled care giver account again.
 
     \b
     Example:
       per caregiver enable anna.lind
     """
-    _set_active(ctx, user, True, fmt)
+    _set_active(app, user, True, fmt)
 
 
 @cli.command("list")
 @click.option("--unit", help="Only care givers of this care unit.")
 @format_option()
-@click.pass_context
-def list_(ctx: click.Context, unit: str | None, fmt: str) -> None:
+@flags(unit="--unit")
+@click.pass_obj
+def list_(app: App, unit: str | None, fmt: str) -> None:
     """List care giver accounts.
 
     \b
@@ -152,7 +149,4 @@ def list_(ctx: click.Context, unit: str | None, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.credentials.caregivers import list_caregivers
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_caregivers(session, unit)
-    emit(records, fmt)
+    emit(list_caregivers(app, unit=unit), fmt)

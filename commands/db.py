@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from per_cli.cli.options import app_of
+from per_cli.cli.options import format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("db")
@@ -16,41 +21,50 @@ def cli() -> None:
 
 
 @cli.command("upgrade")
-@click.pass_context
-def upgrade(ctx: click.Context) -> None:
+@format_option()
+@click.pass_obj
+def upgrade(app: App, fmt: str) -> None:
     """Migrate the database to the schema this per needs.
+
+    The table format is one sentence; the others give before, after and upgraded.
 
     \b
     Example:
       per --database postgresql+psycopg://per@db.example.se/per db upgrade
     """
-    from per_cli.db.schema import upgrade as run_upgrade
+    from per_cli.cli.output import emit
 
-    app = app_of(ctx)
-    before, after = run_upgrade(app.engine)
-    if before == after:
+    before, after = app.upgrade_schema()
+    if fmt != "table":
+        emit([{"before": before, "after": after, "upgraded": before != after}], fmt, single=True)
+    elif before == after:
         click.echo(f"Already at revision {after}.")
     else:
         click.echo(f"Upgraded from {before or 'an empty database'} to revision {after}.")
 
 
 @cli.command("current")
-@click.pass_context
-def current(ctx: click.Context) -> None:
+@format_option()
+@click.pass_obj
+def current(app: App, fmt: str) -> None:
     """Print the schema revision of the database and whether it is current (exit 1 if not).
+
+    The table format is one line; the others give revision, head (the revision this per needs) and current.
 
     \b
     Example:
       per db current
     """
-    from per_cli.db.schema import HEAD, current_revision
+    from per_cli.cli.output import emit
+    from per_cli.db.schema import HEAD
     from per_cli.errors import SchemaOutdated
 
-    app = app_of(ctx)
-    with app.engine.connect() as conn:
-        revision = current_revision(conn)
-    if revision == HEAD:
+    revision = app.schema_revision()
+    if fmt != "table":
+        emit([{"revision": revision, "head": HEAD, "current": revision == HEAD}], fmt, single=True)
+    elif revision == HEAD:
         click.echo(f"{revision} (current)")
-        return
-    click.echo(f"{revision or 'none'} (this per needs {HEAD})")
-    raise SchemaOutdated("not current: run `per db upgrade`", field="database")
+    else:
+        click.echo(f"{revision or 'none'} (this per needs {HEAD})")
+    if revision != HEAD:
+        raise SchemaOutdated("not current: run `per db upgrade`", field="database")

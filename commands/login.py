@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("login")
@@ -18,7 +21,7 @@ def cli() -> None:
     """
 
 
-def _emit_login(app: Any, result: Any, fmt: str, how: str) -> None:
+def _emit_login(app: App, result: Any, fmt: str, how: str) -> None:
     from per_cli.cli.output import emit
 
     app.note(f"Logged in {result.name} ({result.patient}) {how}. The token is shown only this once.")
@@ -46,9 +49,10 @@ def _emit_login(app: Any, result: Any, fmt: str, how: str) -> None:
 @click.option("--challenge", metavar="ID", help="Step 2: complete this challenge (from --send-only).")
 @click.option("--code", metavar="CODE", help="With --challenge: the one-time code. Default: ask for it.")
 @format_option()
-@click.pass_context
+@flags(channel="--channel", outbox="--code-from-outbox", challenge="--challenge")
+@click.pass_obj
 def otp(
-    ctx: click.Context,
+    app: App,
     personnummer: str | None,
     password_stdin: bool,
     channel: str | None,
@@ -77,7 +81,6 @@ def otp(
     from per_cli.login.outbox import code_from_outbox as read_code
     from per_cli.login.refusals import WrongCode
 
-    app = app_of(ctx)
     if challenge is not None:
         for flag, given in (
             ("--password-stdin", password_stdin),
@@ -135,7 +138,7 @@ def otp(
         return
 
 
-def _complete(app: Any, challenge: str, code: str | None, personnummer: str | None, fmt: str) -> None:
+def _complete(app: App, challenge: str, code: str | None, personnummer: str | None, fmt: str) -> None:
     from per_cli.login.otp import complete_otp
 
     if code is None:
@@ -149,8 +152,8 @@ def _complete(app: Any, challenge: str, code: str | None, personnummer: str | No
 @click.option("--user", "user", required=True, help="The care giver's user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the care giver's password from the first line of stdin.")
 @format_option()
-@click.pass_context
-def proxy(ctx: click.Context, personnummer: str, user: str, password_stdin: bool, fmt: str) -> None:
+@click.pass_obj
+def proxy(app: App, personnummer: str, user: str, password_stdin: bool, fmt: str) -> None:
     """Log a patient in through a care giver's own account ("vårdgivares inloggning").
 
     The care giver must be active and work at the patient's care unit; the session and every refusal are
@@ -164,7 +167,6 @@ def proxy(ctx: click.Context, personnummer: str, user: str, password_stdin: bool
     from per_cli.cli.prompts import read_password
     from per_cli.login.proxy import proxy_login
 
-    app = app_of(ctx)
     password = read_password(password_stdin, f"Password for {user}")
     result = proxy_login(app, personnummer, user, password)
     _emit_login(app, result, fmt, f"through care giver {result.proxy_by}")
@@ -196,14 +198,15 @@ def _end_user_ip(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "machine; pass the real address when per runs on a server on someone else's behalf.",
 )
 @format_option()
-@click.pass_context
-def bankid(ctx: click.Context, personnummer: str, no_qr: bool, end_user_ip: str, fmt: str) -> None:
+@flags(end_user_ip="--end-user-ip")
+@click.pass_obj
+def bankid(app: App, personnummer: str, no_qr: bool, end_user_ip: str, fmt: str) -> None:
     """Log in with Mobile BankID: scan the animated QR code (redrawn every second) and approve in the app.
 
     Only a patient enrolled in the register and not excluded may log in, and only that person's BankID can
     complete the order. The QR code and BankID's messages go to stderr (Swedish; English with [bankid]
-    language = "en"); the session goes to stdout. Ctrl-C cancels the order (exit 4). The connection, the RP
-    certificate and the collect interval come from the [bankid] section of the config file.
+    language = "en"; nothing with -q); the session goes to stdout. Ctrl-C cancels the order (exit 4). The
+    connection, the RP certificate and the collect interval come from the [bankid] section of the config file.
 
     \b
     Examples:
@@ -212,10 +215,7 @@ def bankid(ctx: click.Context, personnummer: str, no_qr: bool, end_user_ip: str,
       per bankid simulator --state-dir /tmp/bankid --polls 1 &      # a local stand-in for CI
       per --config /tmp/bankid/per.toml login bankid 191212121212 --no-qr --format json
     """
-    import sys
-
     from per_cli.login.bankid import login_bankid
 
-    app = app_of(ctx)
-    result = login_bankid(app, personnummer, end_user_ip, show_qr=not no_qr, stream=sys.stderr, quiet=app.verbosity < 0)
+    result = login_bankid(app, personnummer, end_user_ip, display=app.order_display(qr=not no_qr))
     _emit_login(app, result, fmt, "with BankID")

@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import format_option, spreadsheet_options
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
+    from per_cli.passwords.delivery.single import VerifyCaller
 
 
 @click.group("password")
@@ -33,8 +37,8 @@ def cli() -> None:
     help="Read three lines from stdin: the old password, the new one, the new one again.",
 )
 @format_option()
-@click.pass_context
-def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bool, fmt: str) -> None:
+@click.pass_obj
+def change(app: App, personnummer: str, token: str, password_stdin: bool, fmt: str) -> None:
     """The patient's own password change ("Min profil"), in their own session.
 
     The new password has at least 8 characters (config [passwords] min_length_patient) and is not a common
@@ -50,7 +54,6 @@ def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bo
     from per_cli.cli.prompts import prompt_secret, stdin_lines
     from per_cli.passwords.change import change_password
 
-    app = app_of(ctx)
     if password_stdin:
         old, new, again = stdin_lines(3, what="the old password, the new one and the new one again")
         if new != again:
@@ -66,9 +69,6 @@ def change(ctx: click.Context, personnummer: str, token: str, password_stdin: bo
 
 # --- ``password send``: staff send a new password by SMS and/or e-mail ---
 
-if TYPE_CHECKING:
-    from per_cli.passwords.delivery.single import VerifyCaller
-
 _MAX_FAILURE_LINES = 20
 
 
@@ -83,9 +83,7 @@ _MAX_FAILURE_LINES = 20
     help="Send to every patient in a list: one personnummer per line, or a CSV/TSV/XLSX file with a "
     "personnummer column ('-': stdin).",
 )
-@click.option("--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252).")
-@click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")
-@click.option("--sheet", help="With --file: the XLSX sheet to read (default: the first).")
+@spreadsheet_options
 @click.option(
     "--workers", type=click.IntRange(1, 256), help="With --file: threads that hash passwords (default: one per core)."
 )
@@ -96,9 +94,9 @@ _MAX_FAILURE_LINES = 20
     "is the patient; send nothing unless it completes.",
 )
 @format_option()
-@click.pass_context
+@click.pass_obj
 def send(
-    ctx: click.Context,
+    app: App,
     personnummer: str | None,
     sms: bool,
     email: bool,
@@ -131,7 +129,6 @@ def send(
       per password send 191212121212 --sms --verify-caller   # the patient is on the phone
       per password send --file patienter.xlsx --sms --email --format csv > resultat.csv
     """
-    app = app_of(ctx)
     channels = [name for name, chosen in (("sms", sms), ("email", email)) if chosen]
     if not channels:
         raise click.UsageError("choose where to send the password: --sms, --email or both")
@@ -157,7 +154,7 @@ def send(
 
 
 def send_one(
-    app: Any, personnummer: str, channels: list[str], fmt: str, *, verify_caller: VerifyCaller | None = None
+    app: App, personnummer: str, channels: list[str], fmt: str, *, verify_caller: VerifyCaller | None = None
 ) -> None:
     """Send, print the confirmation (table) or the per-channel report, then exit 0, 3 or 1.
 
@@ -183,14 +180,12 @@ def send_one(
         raise error
 
 
-def _send_file(app: Any, file: str, channels: list[str], fmt: str, **options: Any) -> None:
+def _send_file(app: App, file: str, channels: list[str], fmt: str, **options: Any) -> None:
     """Run a bulk send: failures on stderr as they happen, a result per patient on stdout, the summary last."""
     from per_cli.cli.output import emit
-    from per_cli.cli.progress import Progress
     from per_cli.errors import DeliveryFailed, PartialFailure
     from per_cli.passwords.delivery.bulk import BulkOptions, BulkSummary, RowResult, send_file
 
-    progress = Progress("sending passwords")
     results: list[RowResult] = []
     shown = 0
 
@@ -200,21 +195,21 @@ def _send_file(app: Any, file: str, channels: list[str], fmt: str, **options: An
             emit([result.record()], fmt)
         else:
             results.append(result)
-        if result.status != "sent" and app.verbosity >= 0:
+        if result.status != "sent":
             shown += 1
             if shown <= _MAX_FAILURE_LINES:
-                progress.done()
-                click.echo(f"line {result.line}: {result.personnummer}: {result.status}: {result.error}", err=True)
+                app.say(f"line {result.line}: {result.personnummer}: {result.status}: {result.error}")
 
-    def on_progress(summary: BulkSummary) -> None:
-        progress.update(f"{summary.rows:,} patients, {summary.sent:,} sent, {summary.unsuccessful:,} not")
+    with app.progress("sending passwords") as progress:
 
-    summary = send_file(app, BulkOptions(file=file, channels=tuple(channels), **options), on_result=on_result,
-                        on_progress=on_progress, warn=app.warn)  # fmt: skip
-    progress.done()
+        def on_progress(summary: BulkSummary) -> None:
+            progress.update(f"{summary.rows:,} patients, {summary.sent:,} sent, {summary.unsuccessful:,} not")
+
+        bulk = BulkOptions(file=file, channels=tuple(channels), **options)
+        summary = send_file(app, bulk, on_result=on_result, on_progress=on_progress, warn=app.warn)
     if shown > _MAX_FAILURE_LINES:
-        click.echo(f"… and {shown - _MAX_FAILURE_LINES} more patients without a password on every channel "
-                   "(see the results)", err=True)  # fmt: skip
+        app.say(f"… and {shown - _MAX_FAILURE_LINES} more patients without a password on every channel "
+                "(see the results)")  # fmt: skip
     results.sort(key=lambda r: r.line)
     if fmt == "json":
         emit([r.record() for r in results], fmt)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option, spreadsheet_options
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("patient")
@@ -39,14 +41,13 @@ def cli() -> None:
     help="With --file: what to do with a patient already enrolled.",
 )
 @click.option("--rejects", metavar="FILE", help="With --file: write rejected rows here, plus line and reason.")
-@click.option("--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252).")
-@click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")
-@click.option("--sheet", help="With --file: the XLSX sheet to read (default: the first).")
+@spreadsheet_options
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
 @format_option()
-@click.pass_context
+@flags(default_unit="--unit", on_existing="--on-existing", rejects="--rejects")
+@click.pass_obj
 def enrol(
-    ctx: click.Context,
+    app: App,
     personnummer: str | None,
     first_name: str | None,
     last_name: str | None,
@@ -74,7 +75,6 @@ def enrol(
           --unit NEURO-SU --mobile "070-174 06 05" --email tolvan@example.se
       per patient enrol --file patienter.csv --unit NEURO-SU --rejects avvisade.csv
     """
-    app = app_of(ctx)
     if file is not None:
         if personnummer or first_name or last_name or mobile or email or pal or registered_on or comment:
             raise click.UsageError("--file enrols from the file; give no PERSONNUMMER or per-patient options")
@@ -113,19 +113,18 @@ def enrol(
     from per_cli.cli.output import emit
     from per_cli.patients.register import enrol_one
 
-    raw = {
-        "personnummer": personnummer,
-        "first_name": first_name,
-        "last_name": last_name,
-        "unit": unit,
-        "mobile": mobile,
-        "email": email,
-        "pal": pal,
-        "registered_on": registered_on,
-        "comment": comment,
-    }
-    with app.transaction() as session:
-        record, warnings = enrol_one(session, app.actor, raw)
+    record, warnings = enrol_one(
+        app,
+        personnummer,
+        first_name=first_name,
+        last_name=last_name,
+        unit=unit,
+        mobile=mobile,
+        email=email,
+        pal=pal,
+        registered_on=registered_on,
+        comment=comment,
+    )
     for warning in warnings:
         app.warn(warning)
     app.note(f"Enrolled {record['first_name']} {record['last_name']} ({record['personnummer']}) at {record['unit']}.")
@@ -135,40 +134,39 @@ def enrol(
 _MAX_REJECT_LINES = 20
 
 
-def _enrol_file(app: Any, args: dict[str, Any], fmt: str) -> None:
+def _enrol_file(app: App, args: dict[str, Any], fmt: str) -> None:
     """Run a bulk enrolment (``args``: the fields of ``BulkOptions``) and render rows, progress and summary."""
     from per_cli.cli.output import emit
-    from per_cli.cli.progress import Progress
     from per_cli.errors import PartialFailure
     from per_cli.patients.enrolment.bulk import BulkOptions, enrol_file
     from per_cli.patients.enrolment.rows import Summary
 
-    progress = Progress("enrolling")
     shown = 0
 
     def on_reject(line: int, reason: str) -> None:
         nonlocal shown
         shown += 1
         if shown <= _MAX_REJECT_LINES:
-            progress.done()
-            click.echo(f"line {line}: {reason}", err=True)
+            app.say(f"line {line}: {reason}")
 
     def on_warning(line: int, warning: str) -> None:
         app.warn(f"line {line}: {warning}")
 
-    def on_progress(summary: Summary) -> None:
-        progress.update(f"{summary.read:,} rows read, {summary.created:,} created, {summary.rejected:,} rejected")
+    with app.progress("enrolling") as progress:
 
-    summary = enrol_file(app, BulkOptions(**args), on_reject=on_reject, on_warning=on_warning, on_progress=on_progress)
-    progress.done()
+        def on_progress(summary: Summary) -> None:
+            progress.update(f"{summary.read:,} rows read, {summary.created:,} created, {summary.rejected:,} rejected")
+
+        options = BulkOptions(**args)
+        summary = enrol_file(app, options, on_reject=on_reject, on_warning=on_warning, on_progress=on_progress)
     if shown > _MAX_REJECT_LINES:
         where = f"all are in {args['rejects']}" if args.get("rejects") else "use --rejects FILE to get them all"
-        click.echo(f"… and {shown - _MAX_REJECT_LINES} more rejected rows ({where})", err=True)
+        app.say(f"… and {shown - _MAX_REJECT_LINES} more rejected rows ({where})")
     record = summary.as_record()
     if fmt == "table":
         emit([{k: record[k] for k in ("read", "created", "updated", "unchanged", "rejected")}], fmt)
         if summary.dry_run:
-            click.echo("(dry run: nothing was changed)", err=True)
+            app.note("(dry run: nothing was changed)")
     else:
         emit([record], fmt, single=True)
     if summary.rejected:
@@ -178,8 +176,8 @@ def _enrol_file(app: Any, args: dict[str, Any], fmt: str) -> None:
 @cli.command("show")
 @click.argument("personnummer")
 @format_option()
-@click.pass_context
-def show(ctx: click.Context, personnummer: str, fmt: str) -> None:
+@click.pass_obj
+def show(app: App, personnummer: str, fmt: str) -> None:
     """Show a patient's profile (the access is audited).
 
     \b
@@ -189,10 +187,7 @@ def show(ctx: click.Context, personnummer: str, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.patients.register import show_patient
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        record = show_patient(session, app.actor, personnummer)
-    emit([record], fmt, single=True)
+    emit([show_patient(app, personnummer)], fmt, single=True)
 
 
 @cli.command("list")
@@ -200,8 +195,9 @@ def show(ctx: click.Context, personnummer: str, fmt: str) -> None:
 @click.option("--search", help="Part of a first name, last name or e-mail address.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @format_option()
-@click.pass_context
-def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, fmt: str) -> None:
+@flags(unit="--unit")
+@click.pass_obj
+def list_(app: App, unit: str | None, search: str | None, limit: int, fmt: str) -> None:
     """List patients (each patient listed is an audited access).
 
     \b
@@ -211,9 +207,7 @@ def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, 
     from per_cli.cli.output import emit
     from per_cli.patients.register import list_records
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_records(session, app.actor, unit_code=unit, search=search, limit=limit)
+    records = list_records(app, unit=unit, search=search, limit=limit)
     emit(
         records,
         fmt,
@@ -237,9 +231,18 @@ def list_(ctx: click.Context, unit: str | None, search: str | None, limit: int, 
 @click.option("--pal", help="Responsible physician (PAL).")
 @click.option("--comment")
 @format_option()
-@click.pass_context
+@flags(
+    mobile="--mobile",
+    email="--email",
+    contact_person="--contact-person",
+    first_name="--first-name",
+    last_name="--last-name",
+    pal="--pal",
+    comment="--comment",
+)
+@click.pass_obj
 def edit_profile(
-    ctx: click.Context,
+    app: App,
     personnummer: str,
     mobile: str | None,
     no_mobile: bool,
@@ -279,9 +282,7 @@ def edit_profile(
     )
     if change == ProfileChange():
         raise click.UsageError("nothing to change: give at least one option")
-    app = app_of(ctx)
-    with app.transaction() as session:
-        record, changed, warnings = edit(session, app.actor, personnummer, change)
+    record, changed, warnings = edit(app, personnummer, change)
     for warning in warnings:
         app.warn(warning)
     app.note(f"Updated {', '.join(changed)}." if changed else "Nothing changed: the profile already says so.")
@@ -293,8 +294,9 @@ def edit_profile(
 @click.option("--on", "on", metavar="YYYY-MM-DD", help="Exclusion date. Default: today.")
 @click.option("--reason", help="Why the patient is excluded.")
 @format_option()
-@click.pass_context
-def exclude(ctx: click.Context, personnummer: str, on: str | None, reason: str | None, fmt: str) -> None:
+@flags(excluded_on="--on", exclusion_reason="--reason")
+@click.pass_obj
+def exclude(app: App, personnummer: str, on: str | None, reason: str | None, fmt: str) -> None:
     """Exclude a patient from the registry (exclusion date); logins and registrations are then refused.
 
     \b
@@ -302,12 +304,8 @@ def exclude(ctx: click.Context, personnummer: str, on: str | None, reason: str |
       per patient exclude 191212121212 --on 2026-01-31 --reason "Avböjer medverkan"
     """
     from per_cli.cli.output import emit
-    from per_cli.patients.fields import parse_date
     from per_cli.patients.register import exclude_patient
 
-    app = app_of(ctx)
-    when = parse_date(on, "--on") if on else date.today()
-    with app.transaction() as session:
-        record = exclude_patient(session, app.actor, personnummer, when, reason)
-    app.note(f"Excluded {record['personnummer']} on {when.isoformat()}.")
+    record = exclude_patient(app, personnummer, on=on, reason=reason)
+    app.note(f"Excluded {record['personnummer']} on {record['excluded_on'].isoformat()}.")
     emit([record], fmt, single=True)

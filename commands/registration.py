@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option, period_options
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from per_cli.cli.app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,8 +70,9 @@ def cli() -> None:
 )
 @_session_option()
 @format_option()
-@click.pass_context
-def new(ctx: click.Context, personnummer: str, scales: str, token: str | None, fmt: str) -> None:
+@flags(scales="--scales", session="--session")
+@click.pass_obj
+def new(app: App, personnummer: str, scales: str, token: str | None, fmt: str) -> None:
     """Start a registration: one pending part per scale ("skapa nya registreringar").
 
     An unknown scale code is refused with the list of known codes; an excluded patient is refused. Prints the
@@ -79,19 +85,9 @@ def new(ctx: click.Context, personnummer: str, scales: str, token: str | None, f
       REG=$(per registration new 191212121212 --scales HADS --format plain | cut -f1)
     """
     from per_cli.cli.output import emit
-    from per_cli.registrations.acting import run_use_case
     from per_cli.registrations.use_cases import new_registration
-    from per_cli.scales.catalogue import catalogue_for
 
-    app = app_of(ctx)
-    catalogue = catalogue_for(app)
-    settings = _settings(app, token)
-    record = run_use_case(
-        app,
-        lambda session: new_registration(
-            session, app.actor, catalogue, personnummer, scales, token=token, settings=settings
-        ),
-    )
+    record = new_registration(app, personnummer, scales=scales, token=token)
     app.note(
         f"Started registration {record['registration_id']} for {record['personnummer']}: {', '.join(record['scales'])}."
     )
@@ -129,9 +125,10 @@ def new(ctx: click.Context, personnummer: str, scales: str, token: str | None, f
 )
 @_session_option()
 @format_option()
-@click.pass_context
+@flags(scale="--scale", registration="REG", session="--session", file="--file")
+@click.pass_obj
 def answer(
-    ctx: click.Context,
+    app: App,
     registration_id: int,
     scale: str,
     answers: str | None,
@@ -155,30 +152,12 @@ def answer(
     if (answers is None) == (file is None):
         raise click.UsageError("give the answers with either --answers or --file")
     from per_cli.cli.output import emit
-    from per_cli.registrations.acting import run_use_case
     from per_cli.registrations.answers import read_answer_file
     from per_cli.registrations.use_cases import answer as answer_part
-    from per_cli.scales.catalogue import catalogue_for
     from per_cli.scales.scoring import parse_answers
 
-    app = app_of(ctx)
     parsed = parse_answers(answers) if answers is not None else read_answer_file(file or "-")
-    catalogue = catalogue_for(app)
-    settings = _settings(app, token)
-    record = run_use_case(
-        app,
-        lambda session: answer_part(
-            session,
-            app.actor,
-            catalogue,
-            registration_id,
-            scale,
-            parsed,
-            replace=replace,
-            token=token,
-            settings=settings,
-        ),
-    )
+    record = answer_part(app, registration_id, scale=scale, answers=parsed, replace=replace, token=token)
     scored = ", ".join(f"{k}={v}" for k, v in record["scores"].items()) or "no scores"
     if record["pending"]:
         app.note(f"Scored {record['scale']} ({scored}); still pending: {', '.join(record['pending'])}.")
@@ -190,8 +169,9 @@ def answer(
 @cli.command("show")
 @click.argument("registration_id", metavar="REG", type=click.IntRange(min=1))
 @format_option()
-@click.pass_context
-def show(ctx: click.Context, registration_id: int, fmt: str) -> None:
+@flags(registration="REG")
+@click.pass_obj
+def show(app: App, registration_id: int, fmt: str) -> None:
     """Show a registration: who started it, its status, and each part with answers and scores.
 
     The table format prints the registration, then one line per part; json prints one object with a "parts"
@@ -205,9 +185,7 @@ def show(ctx: click.Context, registration_id: int, fmt: str) -> None:
     from per_cli.cli.output import emit, render
     from per_cli.registrations.use_cases import show as show_registration
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        detail = show_registration(session, app.actor, registration_id)
+    detail = show_registration(app, registration_id)
     parts: list[dict[str, Any]] = detail["parts"]
     if fmt == "json":
         emit([detail], fmt, single=True)
@@ -223,8 +201,8 @@ def show(ctx: click.Context, registration_id: int, fmt: str) -> None:
 @cli.command("list")
 @click.argument("personnummer")
 @format_option()
-@click.pass_context
-def list_(ctx: click.Context, personnummer: str, fmt: str) -> None:
+@click.pass_obj
+def list_(app: App, personnummer: str, fmt: str) -> None:
     """List a patient's registrations, oldest first: status, scales, those still pending.
 
     \b
@@ -235,9 +213,7 @@ def list_(ctx: click.Context, personnummer: str, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.registrations.use_cases import list_for_patient
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_for_patient(session, app.actor, personnummer)
+    records = list_for_patient(app, personnummer)
     if not records:
         app.note("No registrations.")
     columns = ["registration_id", "status", "scales", "pending", "started_by", "started_at", "completed_at"]
@@ -245,12 +221,7 @@ def list_(ctx: click.Context, personnummer: str, fmt: str) -> None:
 
 
 @cli.command("export")
-@click.option(
-    "--since",
-    metavar="DATE",
-    help="Only parts answered on or after this day (YYYY-MM-DD, local time) or moment (YYYY-MM-DDTHH:MM).",
-)
-@click.option("--until", metavar="DATE", help="Only parts answered before the end of this day, or this moment.")
+@period_options
 @click.option("--unit", metavar="CODE", help="Only patients of this care unit.")
 @click.option(
     "--scale",
@@ -260,9 +231,10 @@ def list_(ctx: click.Context, personnummer: str, fmt: str) -> None:
     help="Only these scales; the score columns are then exactly theirs, whatever the data holds.",
 )
 @format_option(default="csv")
-@click.pass_context
+@flags(unit="--unit", scales="--scale")
+@click.pass_obj
 def export(
-    ctx: click.Context, since: str | None, until: str | None, unit: str | None, scales: str | None, fmt: str
+    app: App, since: datetime | None, until: datetime | None, unit: str | None, scales: str | None, fmt: str
 ) -> None:
     """Export answered scales for analysis: one row per answered scale, one column per score.
 
@@ -276,37 +248,17 @@ def export(
       per registration export --since 2026-01-01 --unit NEURO-SU > per.csv
       per registration export --scale MSIS-29 --format json
     """
-    from per_cli.audit.query import parse_moment
     from per_cli.cli.output import emit
     from per_cli.registrations.export import ExportFilter
     from per_cli.registrations.export import export as export_rows
-    from per_cli.scales.catalogue import catalogue_for
 
-    app = app_of(ctx)
-    flt = ExportFilter(
-        since=parse_moment(since, "--since") if since else None,
-        until=parse_moment(until, "--until", end=True) if until else None,
-        unit=unit,
-        scales=scales,
-    )
-    catalogue = catalogue_for(app)
-    with app.transaction() as session:
-        columns, records = export_rows(session, app.actor, catalogue, flt)
+    columns, records = export_rows(app, ExportFilter(since=since, until=until, unit=unit, scales=scales))
     patients = len({r["personnummer"] for r in records})
     app.note(
         f"Exported {len(records)} answered scale{'s' if len(records) != 1 else ''} "
         f"of {patients} patient{'s' if patients != 1 else ''}."
     )
     emit(records, fmt, columns=columns)
-
-
-def _settings(app: Any, token: str | None) -> Any:
-    """Session expiry settings from the config, read only when a session is used."""
-    if token is None:
-        return None
-    from per_cli.credentials.sessions import SessionSettings
-
-    return SessionSettings.from_config(app.config)
 
 
 def _answers_as_text(record: Mapping[str, Any], fmt: str) -> dict[str, Any]:

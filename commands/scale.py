@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
+
+#: ``per_cli.cli.output.FORMATS`` spelled out, because this module imports nothing but click (the scale catalogue
+#: is stdlib-only and fast); tests/scales/test_scale_command.py checks both that and that the choices agree
+_FORMATS = ("table", "json", "jsonl", "csv", "tsv", "plain")
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format for records on stdout.",
+)
+_LIST = ["code", "name", "version", "items", "scores", "origin"]
+_ITEMS = ["id", "label", "answers", "missing_allowed", "missing_score"]
 
 
 def _complete_code(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -29,45 +46,62 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.pass_context
-def list_scales(ctx: click.Context) -> None:
-    """List the known scales: code, name, version, number of items, score keys.
+@_format_option
+@click.pass_obj
+def list_scales(app: App, fmt: str) -> None:
+    """List the known scales: code, name, version, number of items and of scores, origin.
 
     \b
     Example:
       per scale list
+      per scale list --format json
     """
+    from per_cli.cli.output import emit
     from per_cli.scales.catalogue import catalogue_for
     from per_cli.scales.display import scale_rows
 
-    rows = scale_rows(catalogue_for(ctx.obj))
-    _echo_table(rows, ["code", "name", "version", "items", "scores", "origin"])
+    rows = scale_rows(catalogue_for(app))
+    if fmt == "table":
+        _echo_table(rows, _LIST)
+    else:
+        emit(rows, fmt, columns=_LIST)
 
 
 @cli.command("show")
 @click.argument("code", shell_complete=_complete_code)
-@click.pass_context
-def show_scale(ctx: click.Context, code: str) -> None:
+@_format_option
+@click.pass_obj
+def show_scale(app: App, code: str, fmt: str) -> None:
     """Show one scale: items and allowed answers, subscales, scores and the source of each rule.
 
-    CODE is case-insensitive.
+    CODE is case-insensitive. json prints one object with items, subscales and scores lists; csv, tsv, jsonl
+    and plain print one row per item.
 
     \b
     Example:
       per scale show pdq-39
+      per scale show MSIS-29 --format json
     """
     import textwrap
 
+    from per_cli.cli.output import emit
     from per_cli.scales.catalogue import catalogue_for
     from per_cli.scales.display import scale_detail
 
-    detail = scale_detail(catalogue_for(ctx.obj).get(code))
+    detail = scale_detail(catalogue_for(app).get(code))
+    if fmt == "json":
+        emit([detail], fmt, single=True)
+        return
+    if fmt != "table":
+        head = {"scale": detail["code"], "version": detail["version"]}
+        emit([{**head, **item} for item in detail["items"]], fmt, columns=[*head, *_ITEMS])
+        return
     for key in ("code", "name", "version", "origin", "file", "source", "copyright", "notes"):
         if detail[key]:
             text = f"{key + ':':<11}{detail[key]}"
             click.echo(textwrap.fill(text, width=100, subsequent_indent=" " * 11, break_on_hyphens=False))
     click.echo()
-    _echo_table(detail["items"], ["id", "label", "answers", "missing_allowed", "missing_score"])
+    _echo_table(detail["items"], _ITEMS)
     if detail["subscales"]:
         click.echo()
         subscales = [{**s, "items": ", ".join(s["items"])} for s in detail["subscales"]]

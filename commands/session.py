@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 _TABLE = ["id", "patient", "name", "method", "proxy_by", "since", "last_seen_at", "expires_at", "status"]
 
@@ -22,8 +27,8 @@ def cli() -> None:
 @cli.command("show")
 @click.argument("token")
 @format_option()
-@click.pass_context
-def show(ctx: click.Context, token: str, fmt: str) -> None:
+@click.pass_obj
+def show(app: App, token: str, fmt: str) -> None:
     """Show who a session is for, how it was opened (proxy by whom), since when and until when.
 
     \b
@@ -35,11 +40,7 @@ def show(ctx: click.Context, token: str, fmt: str) -> None:
     from per_cli.cli.prompts import token_argument
     from per_cli.credentials.sessions import show_session
 
-    app = app_of(ctx)
-    value = token_argument(token)
-    with app.transaction() as session:
-        record = show_session(session, app.config, app.actor, value)
-    emit([record], fmt, single=True)
+    emit([show_session(app, token_argument(token))], fmt, single=True)
 
 
 @cli.command("list")
@@ -47,8 +48,9 @@ def show(ctx: click.Context, token: str, fmt: str) -> None:
 @click.option("--all", "include_ended", is_flag=True, help="Include expired and revoked sessions.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @format_option()
-@click.pass_context
-def list_(ctx: click.Context, patient: str | None, include_ended: bool, limit: int, fmt: str) -> None:
+@flags(patient="--patient")
+@click.pass_obj
+def list_(app: App, patient: str | None, include_ended: bool, limit: int, fmt: str) -> None:
     """List active sessions, newest first (each listed session is an audited access).
 
     \b
@@ -58,11 +60,7 @@ def list_(ctx: click.Context, patient: str | None, include_ended: bool, limit: i
     from per_cli.cli.output import emit
     from per_cli.credentials.sessions import list_sessions
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_sessions(
-            session, app.config, app.actor, pnr_text=patient, include_ended=include_ended, limit=limit
-        )
+    records = list_sessions(app, patient=patient, include_ended=include_ended, limit=limit)
     emit(records, fmt, columns=_TABLE if fmt == "table" else None)
 
 
@@ -71,8 +69,9 @@ def list_(ctx: click.Context, patient: str | None, include_ended: bool, limit: i
 @click.option("--id", "session_id", type=int, help="The session's id (from `per session list`).")
 @click.option("--patient", metavar="PNR", help="End every session of this patient.")
 @format_option()
-@click.pass_context
-def revoke(ctx: click.Context, token: str | None, session_id: int | None, patient: str | None, fmt: str) -> None:
+@flags(patient="--patient", session_id="--id")
+@click.pass_obj
+def revoke(app: App, token: str | None, session_id: int | None, patient: str | None, fmt: str) -> None:
     """End a session (log out), by token or id, or every session of a patient.
 
     \b
@@ -86,9 +85,7 @@ def revoke(ctx: click.Context, token: str | None, session_id: int | None, patien
 
     if sum(v is not None for v in (token, session_id, patient)) != 1:
         raise click.UsageError("give exactly one of TOKEN, --id or --patient")
-    app = app_of(ctx)
     value = token_argument(token) if token is not None else None
-    with app.transaction() as session:
-        records = revoke_sessions(session, app.config, app.actor, token=value, session_id=session_id, pnr_text=patient)
+    records = revoke_sessions(app, token=value, session_id=session_id, patient=patient)
     app.note(f"Ended {len(records)} session(s)." if records else "Nothing to end: no active session.")
     emit(records, fmt, columns=_TABLE if fmt == "table" else None)

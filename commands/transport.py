@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+from per_cli.cli.options import format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("transport")
@@ -19,9 +24,13 @@ def cli() -> None:
 @cli.command("test")
 @click.option("--sms", "number", metavar="NUMBER", help="Send a test SMS to this mobile number.")
 @click.option("--email", "address", metavar="ADDRESS", help="Send a test e-mail to this address.")
-@click.pass_context
-def test(ctx: click.Context, number: str | None, address: str | None) -> None:
+@format_option()
+@click.pass_obj
+def test(app: App, number: str | None, address: str | None, fmt: str) -> None:
     """Send a test message and print what the provider answered; exit 1 if it failed.
+
+    The table format is one line per field; the others give transport, channel, to, status, provider_id,
+    error and detail (what the provider said, by key).
 
     \b
     Example:
@@ -35,7 +44,7 @@ def test(ctx: click.Context, number: str | None, address: str | None) -> None:
     from per_cli.errors import DeliveryFailed
     from per_cli.transports import Message, open_configured
 
-    config, environ = _settings(ctx)
+    config, environ = app.config.data, app.config.environ
     if number is not None:
         channel, to = "sms", _e164(number)
         message = Message("sms", to, f"Test från per {datetime.now():%Y-%m-%d %H:%M}. Inget att göra.")
@@ -50,28 +59,36 @@ def test(ctx: click.Context, number: str | None, address: str | None) -> None:
         )
     with open_configured(channel, config, environ) as transport:
         result = transport.send(message)
+        description = transport.description
+    if fmt == "table":
         rows = [
-            ("transport", transport.description),
+            ("transport", description),
             ("channel", channel),
             ("to", to),
             ("status", result.status),
             ("provider_id", result.provider_id or "-"),
         ]
-    if result.error:
-        rows.append(("error", result.error))
-    rows += [(key, str(value)) for key, value in result.detail.items()]
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        click.echo(f"{key.ljust(width)}  {value}")
+        if result.error:
+            rows.append(("error", result.error))
+        rows += [(key, str(value)) for key, value in result.detail.items()]
+        width = max(len(key) for key, _ in rows)
+        for key, value in rows:
+            click.echo(f"{key.ljust(width)}  {value}")
+    else:
+        from per_cli.cli.output import emit
+
+        record = {
+            "transport": description,
+            "channel": channel,
+            "to": to,
+            "status": result.status,
+            "provider_id": result.provider_id,
+            "error": result.error,
+            "detail": dict(result.detail),
+        }
+        emit([record], fmt, single=True)
     if not result.ok:
         raise DeliveryFailed(f"test {channel} to {to} failed: {result.error}")
-
-
-def _settings(ctx: click.Context) -> tuple[Any, Any]:
-    """Config file data and environment from the App in ``ctx.obj`` when the root group made one."""
-    config = getattr(getattr(ctx.find_root().obj, "config", None), "data", None)
-    environ = getattr(getattr(ctx.find_root().obj, "config", None), "environ", None)
-    return config, environ
 
 
 def _e164(number: str) -> str:

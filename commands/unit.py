@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from per_cli.cli.options import app_of, format_option
+from per_cli.cli.options import flags, format_option
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 
 @click.group("unit")
@@ -16,8 +21,9 @@ def cli() -> None:
 @click.argument("code")
 @click.option("--name", required=True, help="The unit's name.")
 @format_option()
-@click.pass_context
-def add(ctx: click.Context, code: str, name: str, fmt: str) -> None:
+@flags(name="--name")
+@click.pass_obj
+def add(app: App, code: str, name: str, fmt: str) -> None:
     """Add a care unit.
 
     \b
@@ -27,18 +33,15 @@ def add(ctx: click.Context, code: str, name: str, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.patients.units import add_unit
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        unit = add_unit(session, code, name)
-        record = {"code": unit.code, "name": unit.name, "created_at": unit.created_at}
-    app.note(f"Added care unit {unit.code}.")
+    record = add_unit(app, code, name=name)
+    app.note(f"Added care unit {record['code']}.")
     emit([record], fmt, single=True)
 
 
 @cli.command("list")
 @format_option()
-@click.pass_context
-def list_(ctx: click.Context, fmt: str) -> None:
+@click.pass_obj
+def list_(app: App, fmt: str) -> None:
     """List care units with their number of patients.
 
     \b
@@ -48,7 +51,4 @@ def list_(ctx: click.Context, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.patients.units import list_units
 
-    app = app_of(ctx)
-    with app.transaction() as session:
-        records = list_units(session)
-    emit(records, fmt)
+    emit(list_units(app), fmt)

@@ -1,6 +1,8 @@
-"""The unit-of-work protocol every use case takes: who acts, the configuration, and one transaction at a time.
+"""The unit-of-work protocol every use case takes first: who acts, the configuration, and transactions.
 
-``per_cli.cli.app.App`` is one; tests may pass any object with these three members.
+A use case opens its own transaction(s) through :meth:`UnitOfWork.transaction`: commands never hold a database
+session. ``per_cli.cli.app.App`` is the one the CLI passes; tests may pass any object with these members.
+Helpers that compose inside one transaction take the ``Session`` instead.
 """
 
 from __future__ import annotations
@@ -20,4 +22,9 @@ class UnitOfWork(Protocol):
     actor: str
     config: Config
 
-    def transaction(self) -> AbstractContextManager[Session]: ...
+    def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Session]:
+        """One transaction: committed on success, rolled back on any error, driver faults as one-line errors.
+
+        ``read_only`` gives one consistent snapshot that does not block writers (``per audit verify``).
+        """
+        ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from per_cli.config import Config
 from per_cli.db.models import AuditEvent, CareUnit
 from per_cli.errors import ConfigError
 from per_cli.patients.register import find_patient
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
@@ -98,15 +101,30 @@ def outcome_phrase(outcome: str, language: str) -> str:
 
 
 def extract(
-    session: Session,
-    actor: str,
+    uow: UnitOfWork,
     personnummer: str,
     *,
-    language: str,
+    language: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The patient's events, oldest first, worded for the patient; records the extract as an access."""
+    """The patient's events, oldest first, worded for the patient; records the extract as an access.
+
+    ``language`` defaults to ``[messages] language`` (:func:`resolve_language`).
+    """
+    language = resolve_language(uow.config, language)
+    with uow.transaction() as session:
+        return _extract(session, uow.actor, personnummer, language, since, until)
+
+
+def _extract(
+    session: Session,
+    actor: str,
+    personnummer: str,
+    language: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[dict[str, Any]]:
     from per_cli.audit.events import Event, record
 
     patient = find_patient(session, personnummer)

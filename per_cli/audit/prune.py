@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditAnchor, AuditEvent, utcnow
 from per_cli.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
 RETENTION_YEARS = 5
 
@@ -42,7 +45,7 @@ def check_cutoff(before: date, today: date | None = None) -> None:
         raise InvalidInput(
             f"{before.isoformat()} would remove events younger than {RETENTION_YEARS} years "
             f"(HSLF-FS 2016:40 4 kap. 9 §); the latest allowed cut-off today is {latest.isoformat()}",
-            field="--before",
+            field="before",
         )
 
 
@@ -70,14 +73,17 @@ class PruneResult:
         return f"removed {self.removed} events before {self.before.isoformat()}{span}"
 
 
-def prune(
-    session: Session, actor: str, before: date, *, dry_run: bool = False, today: date | None = None
-) -> PruneResult:
+def prune(uow: UnitOfWork, before: date, *, dry_run: bool = False, today: date | None = None) -> PruneResult:
     """Remove the events before ``before`` (local midnight) if the law allows and the chain is intact."""
-    from per_cli.audit.events import Event, chain_tail, record
-    from per_cli.audit.verify import verify_connection
-
     check_cutoff(before, today)
+    with uow.transaction() as session:
+        return _prune(session, uow.actor, before, dry_run)
+
+
+def _prune(session: Session, actor: str, before: date, dry_run: bool) -> PruneResult:
+    from per_cli.audit.events import Event, chain_tail, record
+    from per_cli.audit.verify import verify_session
+
     cutoff = datetime.combine(before, time()).astimezone()
     tail = chain_tail(session)  # takes the chain's writer lock (PostgreSQL): nothing is appended meanwhile
     first_kept = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.at >= cutoff)).scalar()
@@ -88,8 +94,7 @@ def prune(
     result = PruneResult(before, int(removed), first_id, last_id, dry_run)
     if dry_run or not removed:
         return result
-    connection = session.connection()
-    verified = verify_connection(connection.connection.driver_connection, connection.dialect.name)
+    verified = verify_session(session)
     if not verified.intact:
         raise Conflict(
             f"the chain is broken at event {verified.broken_at} ({verified.reason}); "

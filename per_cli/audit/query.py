@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, Patient
-from per_cli.errors import InvalidInput
 from per_cli.patients.register import display_pnr, find_patient
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,20 +27,6 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def parse_moment(text: str, fld: str, *, end: bool = False) -> datetime:
-    """``YYYY-MM-DD`` (start of day, or end of day for ``--until``) or an ISO timestamp, local time if naive."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day + timedelta(days=1) if end else day, time())
-        else:
-            moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {value!r}", field=fld) from None
-    return moment.astimezone() if moment.tzinfo is None else moment
-
-
 def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEvent, str | None]], int | None]:
     # an outer join: the personnummer is None for events without a patient
     query: Select[tuple[AuditEvent, str | None]] = select(  # type: ignore[assignment]
@@ -46,7 +34,7 @@ def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEven
     ).outerjoin(Patient, Patient.id == AuditEvent.patient_id)
     patient_id = None
     if flt.patient:
-        patient_id = find_patient(session, flt.patient, fld="--patient").id
+        patient_id = find_patient(session, flt.patient, fld="patient").id
         query = query.where(AuditEvent.patient_id == patient_id)
     if flt.actor:
         query = query.where(AuditEvent.actor == flt.actor)
@@ -72,8 +60,13 @@ def event_record(ev: AuditEvent, personnummer: str | None) -> dict[str, Any]:
     }
 
 
-def list_events(session: Session, actor: str, flt: AuditFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
+def list_events(uow: UnitOfWork, flt: AuditFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Events matching the filter; reading one patient's log is itself an audited access."""
+    with uow.transaction() as session:
+        return _list_events(session, uow.actor, flt, limit)
+
+
+def _list_events(session: Session, actor: str, flt: AuditFilter, limit: int | None) -> list[dict[str, Any]]:
     from per_cli.audit.events import Event, record
 
     query, patient_id = filtered(session, flt)

@@ -15,13 +15,16 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, Patient
 from per_cli.patients.register import display_pnr
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
 DEFAULT_SAMPLE = 50
 COLUMNS = ("id", "at", "actor", "action", "personnummer", "unit", "outcome", "why_selected", "reviewer_note")
@@ -147,8 +150,7 @@ def draw(
 
 
 def review(
-    session: Session,
-    actor: str,
+    uow: UnitOfWork,
     *,
     sample: int = DEFAULT_SAMPLE,
     seed: int | None = None,
@@ -156,6 +158,13 @@ def review(
     until: datetime | None = None,
 ) -> Review:
     """Draw the sample and audit the reading (the reviewer sees many patients' access events)."""
+    with uow.transaction() as session:
+        return _review(session, uow.actor, sample=sample, seed=seed, since=since, until=until)
+
+
+def _review(
+    session: Session, actor: str, *, sample: int, seed: int | None, since: datetime | None, until: datetime | None
+) -> Review:
     from per_cli.audit.events import Event, record
 
     drawn = draw(session, sample=sample, seed=seed, since=since, until=until)

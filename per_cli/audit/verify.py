@@ -26,6 +26,9 @@ from per_cli.audit.events import GENESIS, event_hash
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from per_cli.unit_of_work import UnitOfWork
 
 try:  # the C accelerator json itself uses; the pure-Python fallback gives the same text
     from _json import encode_basestring as _quote
@@ -159,22 +162,23 @@ def verify_connection(dbapi_conn: Any, dialect: str) -> VerifyResult:
     return VerifyResult(count, start, prev, last_id)
 
 
-def verify_chain(engine: Engine) -> VerifyResult:
+def verify(uow: UnitOfWork) -> VerifyResult:
     """Verify the whole log in one read-only snapshot that does not block writers."""
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        assert driver is not None, "a fresh pool checkout always has a driver connection"
-        dialect = engine.dialect.name
-        cursor = driver.cursor()
-        if dialect == "sqlite":
-            cursor.execute("BEGIN")  # deferred: a WAL read snapshot, not the writers' BEGIN IMMEDIATE
-        else:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cursor.close()
-        try:
-            return verify_connection(driver, dialect)
-        finally:
-            driver.rollback()
-    finally:
-        raw.close()
+    with uow.transaction(read_only=True) as session:
+        return verify_session(session)
+
+
+def verify_chain(engine: Engine) -> VerifyResult:
+    """:func:`verify` on an engine of one's own (benchmarks, tests)."""
+    from per_cli.db.engine import session_scope
+
+    with session_scope(engine, read_only=True) as session:
+        return verify_session(session)
+
+
+def verify_session(session: Session) -> VerifyResult:
+    """Verify the chain inside ``session``'s transaction, through its driver connection."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a checked-out connection always has a driver connection"
+    return verify_connection(driver, connection.dialect.name)

@@ -10,6 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from per_cli.bankid.client import (
     BankIdClient,
@@ -21,6 +22,27 @@ from per_cli.bankid.client import (
 )
 from per_cli.bankid.messages import failed_message, pending_message
 from per_cli.bankid.qr import qr_data, qr_seconds
+
+
+class OrderDisplay(Protocol):
+    """Where an /auth order is shown to the person logging in; the CLI draws it on the terminal
+    (``per_cli.cli.qr.QrDisplay``), so nothing in the domain writes to one."""
+
+    #: show an animated QR code; otherwise the person opens BankID on this device through the link
+    animate_qr: bool
+
+    def started(self, autostart_url: str) -> None:
+        """The order started; ``autostart_url`` opens BankID on this device."""
+
+    def qr(self, data: str) -> None:
+        """Show the QR code for ``data``, replacing the previous one (a new one every second)."""
+
+    def qr_done(self) -> None:
+        """The app picked the order up (or it ended): remove the QR code."""
+
+    def message(self, text: str) -> None:
+        """BankID's recommended text for the current state of the order."""
+
 
 #: Hints meaning no app has picked the order up yet, so the QR code is still needed.
 _NOT_STARTED = frozenset({None, "outstandingTransaction", "noClient"})

@@ -32,12 +32,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: domain fields that the root options give, for every command (a command's own are in ``options.flags``)
+ROOT_FLAGS = {"database_url": "--database", "config_file": "--config"}
+
+
 class _Failure(click.ClickException):
     """A domain error on its way out: one line on stderr and the domain's exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+    @classmethod
+    def of(cls, exc: PerError) -> _Failure:
+        """The one line for a domain error, its field named as the user gave it."""
+        from per_cli.cli.options import flag_for
+
+        exc.field = flag_for(exc.field, ROOT_FLAGS)
+        return cls(str(exc), exc.exit_code)
 
 
 class LazyGroup(click.Group):
@@ -70,7 +82,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PerError as exc:
-            raise _Failure(str(exc), exc.exit_code) from None
+            raise _Failure.of(exc) from None
 
 
 def _default_actor() -> str:
@@ -83,10 +95,12 @@ def _default_actor() -> str:
 
 
 def _configure_logging(verbosity: int) -> None:
-    """``-v`` shows technical logs on stderr; they never carry secrets or personnummer (README, "Conventions")."""
+    """``-v`` shows technical logs on stderr, ``-q`` only errors; they never carry secrets or personnummer (README,
+    "Conventions")."""
     import logging
 
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
+    level = levels.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("per: %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("per")
@@ -148,9 +162,10 @@ def cli(
     try:
         config = load_config(config_file)
     except PerError as exc:
-        raise _Failure(str(exc), exc.exit_code) from None
-    ctx.obj = App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
-    ctx.call_on_close(ctx.obj.close)
+        raise _Failure.of(exc) from None
+    app = App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
+    ctx.obj = app  # what every command receives with @click.pass_obj
+    ctx.call_on_close(app.close)
 
 
 def main(*args: Any, **kwargs: Any) -> Any:

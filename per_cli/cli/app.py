@@ -1,7 +1,11 @@
-"""The application object every command finds in ``ctx.obj`` (hatch style).
+"""The application object (hatch style): the root group builds one, every command receives it with
+``@click.pass_obj`` as ``app: App``.
 
-It holds what the root options decided (config, database URL, actor, verbosity) and opens the database only
-when a command first asks for it, so ``--help`` and TAB completion never pay for SQLAlchemy.
+It holds what the root options decided (config, database URL, actor, verbosity), is the unit of work every use
+case takes (``per_cli.unit_of_work.UnitOfWork``), and is the one way to the terminal's stderr: notes, warnings,
+progress and the BankID display all go through it, so ``-q`` silences everything but errors in one place. The
+database is opened only when a use case first asks for a transaction, so ``--help`` and TAB completion never pay
+for SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from per_cli.cli.progress import Progress
 from per_cli.config import Config, default_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+
+    from per_cli.cli.qr import QrDisplay
 
 log = logging.getLogger("per")
 
@@ -30,6 +37,9 @@ class App:
     database_url: str | None = None
     verbosity: int = 0
     _schema_checked: bool = field(default=False, repr=False)
+    _progress: Progress | None = field(default=None, repr=False)
+
+    # --- the database: the unit of work ---
 
     @property
     def resolved_database_url(self) -> str:
@@ -54,28 +64,72 @@ class App:
             self._schema_checked = True
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any error, maps driver faults to one line."""
-        from sqlalchemy.orm import Session
-
+        from per_cli.db.engine import session_scope
         from per_cli.db.faults import translate_db_errors
 
         with translate_db_errors():
             self.ensure_schema()
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with session_scope(self.engine, read_only=read_only) as session:
                 yield session
+
+    def upgrade_schema(self) -> tuple[str | None, str | None]:
+        """``per db upgrade``: migrate to the schema this per needs; returns the revisions before and after."""
+        from per_cli.db.faults import translate_db_errors
+        from per_cli.db.schema import upgrade
+
+        with translate_db_errors():
+            return upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """``per db current``: the database's schema revision (None for an empty database)."""
+        from per_cli.db.faults import translate_db_errors
+        from per_cli.db.schema import current_revision
+
+        with translate_db_errors(), self.engine.connect() as conn:
+            return current_revision(conn)
 
     def close(self) -> None:
         """Release pooled connections when the command ends (the root group registers this)."""
         if "engine" in self.__dict__:
             self.engine.dispose()
 
+    # --- stderr: everything but errors, silenced by -q ---
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
+
     def warn(self, message: str) -> None:
-        """A warning for the person at the terminal (stderr), silenced by ``-q``."""
-        if self.verbosity >= 0:
-            print(f"Warning: {message}", file=sys.stderr)
+        """A warning for the person at the terminal."""
+        self.say(f"Warning: {message}")
 
     def note(self, message: str) -> None:
-        """Progress or a confirmation detail on stderr, silenced by ``-q``."""
-        if self.verbosity >= 0:
-            print(message, file=sys.stderr)
+        """Progress or a confirmation detail."""
+        self.say(message)
+
+    def say(self, line: str) -> None:
+        """One line on stderr (a running progress counter steps aside first)."""
+        if self.quiet:
+            return
+        if self._progress is not None:
+            self._progress.done()
+        print(line, file=sys.stderr, flush=True)
+
+    @contextmanager
+    def progress(self, label: str) -> Iterator[Progress]:
+        """A one-line counter, redrawn in place on a terminal; never drawn with ``-q`` or into a file."""
+        counter = Progress(label, stream=sys.stderr, enabled=False if self.quiet else None)
+        self._progress = counter
+        try:
+            yield counter
+        finally:
+            self._progress = None
+            counter.done()
+
+    def order_display(self, *, qr: bool) -> QrDisplay:
+        """Where a BankID order is shown: the animated QR code (``qr``) or the link, and BankID's messages."""
+        from per_cli.cli.qr import QrDisplay
+
+        return QrDisplay(None if self.quiet else sys.stderr, animate_qr=qr)

@@ -1,8 +1,8 @@
 """TAB completion of scale codes, for ``registration new --scales`` and ``scale show``.
 
-It runs in a fresh process at every TAB, before the root callback has built ``ctx.obj``, so it reads the
-config file itself (cheaply, and only when ``ctx.obj`` is missing) and never lets a broken extra catalogue
-break completion: it then offers the shipped scales.
+It runs in a fresh process at every TAB, where the root callback never runs and no ``App`` exists, so it reads
+the config file itself (cheaply, and only then) and never lets a broken extra catalogue break completion: it
+then offers the shipped scales.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 from click.shell_completion import CompletionItem
 
+from per_cli.cli.app import App
 from per_cli.errors import PerError
 from per_cli.scales.catalogue import catalogue_for, load_catalogue
 from per_cli.scales.model import Catalogue
@@ -39,20 +40,14 @@ def complete_scale_code(ctx: click.Context, param: click.Parameter, incomplete: 
 
 def _catalogue(ctx: click.Context) -> Catalogue:
     try:
-        return catalogue_for(ctx.obj if ctx.obj is not None else _completion_app(ctx))
+        return catalogue_for(ctx.find_object(App) or _completion_app(ctx))
     except PerError:
         return load_catalogue(None)
 
 
-class _ConfigOnly:
-    """Just enough of the app for ``extra_dir_for``: the config file named on the command line or by default."""
-
-    def __init__(self, config: object) -> None:
-        self.config = config
-
-
-def _completion_app(ctx: click.Context) -> object | None:
+def _completion_app(ctx: click.Context) -> App:
+    """An app holding just the config file named on the command line (or the default one)."""
     from per_cli.config import load_config
 
     config_file = ctx.find_root().params.get("config_file")
-    return _ConfigOnly(load_config(config_file if isinstance(config_file, str) else None))
+    return App(config=load_config(config_file if isinstance(config_file, str) else None), actor="")

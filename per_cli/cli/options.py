@@ -1,15 +1,68 @@
-"""Options shared by many commands (only click is imported here: it runs at ``--help``)."""
+"""Option groups and parameter types shared by many commands (sqlite-utils style decorators).
+
+Only click and the standard library are imported here: it all runs at ``--help`` and TAB completion.
+
+Domain errors name domain fields (``unit``, ``since``, ``file`` …); :func:`flags` is where a command says which of
+its flags gave each one, so the one-line error names what the user typed (``Error: --unit: no care unit X``).
+The option groups below declare their own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from per_cli.cli.output import FORMATS
+from per_cli.errors import InvalidInput, PerError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:  # click 8.5 types its parameter types by value; the classes stay plain at run time
+    _MomentType = click.ParamType[datetime, Any]
+    _DayType = click.ParamType[date, Any]
+else:
+    _MomentType = _DayType = click.ParamType
+
+# --- domain fields -> flags ---
+
+
+def flag_for(field: str | None, by_field: Mapping[str, str]) -> str | None:
+    """The flag for a domain field; a value after a space is kept (``channel sms`` -> ``--channel sms``)."""
+    if field is None:
+        return None
+    name, space, value = field.partition(" ")
+    flag = by_field.get(name)
+    return field if flag is None else flag + space + value
+
+
+def flags(**by_field: str) -> Callable[[F], F]:
+    """``@flags(unit="--unit")``: this command's errors about the domain field ``unit`` name ``--unit``."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PerError as exc:
+                exc.field = flag_for(exc.field, by_field)
+                raise
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _flag(param: click.Parameter | None) -> str:
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name if param is not None else "value"
+
+
+# --- --format ---
 
 
 def format_option(default: str = "table") -> Callable[[F], F]:
@@ -24,6 +77,84 @@ def format_option(default: str = "table") -> Callable[[F], F]:
     )
 
 
-def app_of(ctx: click.Context) -> Any:
-    """The ``App`` of the root group (``ctx.obj``)."""
-    return ctx.find_root().obj
+# --- a period: --since / --until ---
+
+
+def parse_moment(text: str, *, end: bool = False) -> datetime:
+    """``YYYY-MM-DD`` (start of day, or with ``end`` the start of the next day) or an ISO time; naive is local."""
+    value = text.strip()
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time())
+    else:
+        moment = datetime.fromisoformat(value)
+    return moment.astimezone() if moment.tzinfo is None else moment
+
+
+class Moment(_MomentType):
+    """A day or a moment, parsed once by click; ``end`` makes a day mean up to its end (``--until``).
+
+    A value that is neither is the domain's bad input (one line naming the flag, exit 1), as it always was.
+    """
+
+    name = "moment"
+
+    def __init__(self, *, end: bool = False) -> None:
+        self.end = end
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_moment(str(value), end=self.end)
+        except ValueError:
+            raise InvalidInput(
+                f"not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {str(value).strip()!r}", field=_flag(param)
+            ) from None
+
+
+def period_options(fn: F) -> F:
+    """``--since`` and ``--until`` (datetimes, local time unless given): ``since`` inclusive, ``until`` exclusive."""
+    fn = click.option(
+        "--until",
+        type=Moment(end=True),
+        metavar="DATE|TIME",
+        help="Up to the end of this day, or up to this moment (YYYY-MM-DDTHH:MM, exclusive).",
+    )(fn)
+    fn = click.option(
+        "--since",
+        type=Moment(),
+        metavar="DATE|TIME",
+        help="From this day (YYYY-MM-DD, local time) or this moment (YYYY-MM-DDTHH:MM), inclusive.",
+    )(fn)
+    return flags(since="--since", until="--until")(fn)
+
+
+class Day(_DayType):
+    """A calendar day, ``YYYY-MM-DD`` (a spreadsheet's ``YYYY-MM-DD 00:00:00`` too), future days allowed."""
+
+    name = "day"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        from per_cli.patients.fields import parse_date
+
+        try:
+            return parse_date(str(value), "day", allow_future=True)
+        except InvalidInput as exc:
+            exc.field = _flag(param)
+            raise
+
+
+# --- spreadsheets: --encoding / --delimiter / --sheet ---
+
+
+def spreadsheet_options(fn: F) -> F:
+    """How to read the ``--file`` spreadsheet; errors about the file and these options name their flags."""
+    fn = click.option("--sheet", help="With --file: the XLSX sheet to read (default: the first).")(fn)
+    fn = click.option("--delimiter", help="With --file: field delimiter (default: detect ',', ';' or tab).")(fn)
+    fn = click.option(
+        "--encoding", help="With --file: text encoding (default: detect UTF-8, UTF-8 BOM or Windows-1252)."
+    )(fn)
+    return flags(file="--file", encoding="--encoding", delimiter="--delimiter", sheet="--sheet")(fn)

@@ -30,6 +30,8 @@ class Progress:
         self.stream.flush()
 
     def done(self) -> None:
+        """Clear the line (before another line is printed, and at the end); the next update draws it again."""
         if self.enabled and self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
+            self._width = 0

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from per_cli.config import Config
+    from per_cli.unit_of_work import UnitOfWork
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 MIN_LENGTH = 12
@@ -103,75 +104,81 @@ def _audit(
 
 
 def add_caregiver(
-    session: Session, config: Config, actor: str, username: str, unit: str, name: str | None, password: str
+    uow: UnitOfWork, username: str, *, unit: str, name: str | None = None, password: str
 ) -> dict[str, Any]:
+    """A new active account at ``unit``; the password must pass the care giver rules."""
     from per_cli.patients.units import get_unit
 
     uname = validate_username(username)
     display = (name or "").strip() or None
     if display and len(display) > 200:
-        raise InvalidInput("longer than 200 characters", field="--name")
-    check_password(config, uname, password)
-    care_unit = get_unit(session, unit, field="--unit")
-    if session.execute(select(Caregiver.id).where(Caregiver.username == uname)).first():
-        raise Conflict(f"care giver {uname} already exists", field="user")
-    cg = Caregiver(
-        username=uname,
-        name=display,
-        unit_id=care_unit.id,
-        password_hash=_hash(config, password),
-        active=True,
-        failed_logins=0,
-        created_at=utcnow(),
-    )
-    session.add(cg)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"care giver {uname} already exists", field="user") from None
-    _audit(session, actor, "caregiver.add", cg, care_unit.code)
-    return _record(cg, care_unit.code)
+        raise InvalidInput("longer than 200 characters", field="name")
+    check_password(uow.config, uname, password)
+    with uow.transaction() as session:
+        care_unit = get_unit(session, unit)
+        if session.execute(select(Caregiver.id).where(Caregiver.username == uname)).first():
+            raise Conflict(f"care giver {uname} already exists", field="user")
+        cg = Caregiver(
+            username=uname,
+            name=display,
+            unit_id=care_unit.id,
+            password_hash=_hash(uow.config, password),
+            active=True,
+            failed_logins=0,
+            created_at=utcnow(),
+        )
+        session.add(cg)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise Conflict(f"care giver {uname} already exists", field="user") from None
+        _audit(session, uow.actor, "caregiver.add", cg, care_unit.code)
+        return _record(cg, care_unit.code)
 
 
-def set_password(session: Session, config: Config, actor: str, username: str, password: str) -> dict[str, Any]:
+def set_password(uow: UnitOfWork, username: str, *, password: str) -> dict[str, Any]:
     """A new password (by an administrator); also lifts a lock, since that is what a locked-out user needs."""
-    cg = get_caregiver(session, username)
-    check_password(config, cg.username, password)
-    cg.password_hash = _hash(config, password)
-    cg.failed_logins = 0
-    cg.locked_until = None
-    unit_code = _unit_code(session, cg)
-    _audit(session, actor, "caregiver.set_password", cg, unit_code)
-    return _record(cg, unit_code)
+    with uow.transaction() as session:
+        cg = get_caregiver(session, username)
+        check_password(uow.config, cg.username, password)
+        cg.password_hash = _hash(uow.config, password)
+        cg.failed_logins = 0
+        cg.locked_until = None
+        unit_code = _unit_code(session, cg)
+        _audit(session, uow.actor, "caregiver.set_password", cg, unit_code)
+        return _record(cg, unit_code)
 
 
-def set_active(session: Session, actor: str, username: str, active: bool) -> tuple[dict[str, Any], int]:
+def set_active(uow: UnitOfWork, username: str, *, active: bool) -> tuple[dict[str, Any], int]:
     """Enable or disable; disabling ends the account's proxy sessions. Returns the record and sessions ended."""
     from per_cli.credentials.sessions import revoke_caregiver_sessions
 
-    cg = get_caregiver(session, username)
-    unit_code = _unit_code(session, cg)
-    ended = 0
-    if cg.active != active:
-        cg.active = active
-        if not active:
-            ended = revoke_caregiver_sessions(session, cg.id)
-        _audit(
-            session,
-            actor,
-            "caregiver.enable" if active else "caregiver.disable",
-            cg,
-            unit_code,
-            {"sessions_ended": ended} if not active else None,
-        )
-    return _record(cg, unit_code), ended
+    with uow.transaction() as session:
+        cg = get_caregiver(session, username)
+        unit_code = _unit_code(session, cg)
+        ended = 0
+        if cg.active != active:
+            cg.active = active
+            if not active:
+                ended = revoke_caregiver_sessions(session, cg.id)
+            _audit(
+                session,
+                uow.actor,
+                "caregiver.enable" if active else "caregiver.disable",
+                cg,
+                unit_code,
+                {"sessions_ended": ended} if not active else None,
+            )
+        return _record(cg, unit_code), ended
 
 
-def list_caregivers(session: Session, unit: str | None) -> list[dict[str, Any]]:
+def list_caregivers(uow: UnitOfWork, *, unit: str | None = None) -> list[dict[str, Any]]:
+    """Every account (or those of ``unit``), by user name."""
     from per_cli.patients.units import get_unit
 
-    query = select(Caregiver, CareUnit.code).join(CareUnit, CareUnit.id == Caregiver.unit_id)
-    if unit:
-        query = query.where(Caregiver.unit_id == get_unit(session, unit, field="--unit").id)
-    return [_record(cg, code) for cg, code in session.execute(query.order_by(Caregiver.username)).tuples()]
+    with uow.transaction() as session:
+        query = select(Caregiver, CareUnit.code).join(CareUnit, CareUnit.id == Caregiver.unit_id)
+        if unit:
+            query = query.where(Caregiver.unit_id == get_unit(session, unit).id)
+        return [_record(cg, code) for cg, code in session.execute(query.order_by(Caregiver.username)).tuples()]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from per_cli.config import Config
+    from per_cli.unit_of_work import UnitOfWork
 
 METHODS = ("otp", "proxy", "bankid")
 SESSION_DENIED = "session denied: the session token is unknown, expired or ended; log in again"
@@ -221,26 +222,34 @@ def _by_token(session: Session, token: str) -> LoginSession:
     return row
 
 
-def show_session(session: Session, config: Config, actor: str, token: str) -> dict[str, Any]:
+def show_session(uow: UnitOfWork, token: str) -> dict[str, Any]:
     """Who the session is for, how it was opened (and by which care giver), since and until when."""
-    settings = SessionSettings.from_config(config)
-    row = _by_token(session, token)
-    rec = session_record(session, row, settings)
-    _audit(session, actor, "session.show", [(row, rec["unit"])])
-    return rec
+    settings = SessionSettings.from_config(uow.config)
+    with uow.transaction() as session:
+        row = _by_token(session, token)
+        rec = session_record(session, row, settings)
+        _audit(session, uow.actor, "session.show", [(row, rec["unit"])])
+        return rec
 
 
 def list_sessions(
-    session: Session, config: Config, actor: str, *, pnr_text: str | None, include_ended: bool, limit: int
+    uow: UnitOfWork, *, patient: str | None = None, include_ended: bool = False, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Active sessions (``include_ended`` also expired and revoked), newest first."""
+    """Active sessions (``include_ended`` also expired and revoked), newest first; ``patient``: only theirs."""
+    settings = SessionSettings.from_config(uow.config)
+    with uow.transaction() as session:
+        return _list_sessions(session, uow.actor, settings, patient, include_ended, limit)
+
+
+def _list_sessions(
+    session: Session, actor: str, settings: SessionSettings, pnr_text: str | None, include_ended: bool, limit: int
+) -> list[dict[str, Any]]:
     from per_cli.patients.register import find_patient
 
-    settings = SessionSettings.from_config(config)
     now = utcnow()
     query = select(LoginSession).order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
     if pnr_text is not None:
-        query = query.where(LoginSession.patient_id == find_patient(session, pnr_text, fld="--patient").id)
+        query = query.where(LoginSession.patient_id == find_patient(session, pnr_text, fld="patient").id)
     if not include_ended:
         query = query.where(LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
     records: list[dict[str, Any]] = []
@@ -257,36 +266,33 @@ def list_sessions(
 
 
 def revoke_sessions(
-    session: Session,
-    config: Config,
-    actor: str,
-    *,
-    token: str | None = None,
-    session_id: int | None = None,
-    pnr_text: str | None = None,
+    uow: UnitOfWork, *, token: str | None = None, session_id: int | None = None, patient: str | None = None
 ) -> list[dict[str, Any]]:
     """End one session (by token or id) or every session of a patient; returns the sessions ended now."""
+    if token is None and session_id is None and patient is None:
+        raise ValueError("revoke_sessions needs a token, an id or a patient")
+    settings = SessionSettings.from_config(uow.config)
+    with uow.transaction() as session:
+        rows = _to_revoke(session, token, session_id, patient)
+        now = utcnow()
+        ended = [row for row in rows if revoke(session, row, now)]
+        records = [session_record(session, row, settings, now) for row in ended]
+        _audit(
+            session, uow.actor, "session.revoke", [(row, rec["unit"]) for row, rec in zip(ended, records, strict=True)]
+        )
+        return records
+
+
+def _to_revoke(session: Session, token: str | None, session_id: int | None, pnr_text: str | None) -> list[LoginSession]:
     from per_cli.patients.register import find_patient
 
-    settings = SessionSettings.from_config(config)
-    now = utcnow()
     if token is not None:
-        rows = [_by_token(session, token)]
-    elif session_id is not None:
+        return [_by_token(session, token)]
+    if session_id is not None:
         found = session.get(LoginSession, session_id)
         if found is None:
-            raise NotFound(f"no session {session_id}; see `per session list`", field="--id")
-        rows = [found]
-    elif pnr_text is not None:
-        patient = find_patient(session, pnr_text, fld="--patient")
-        rows = list(
-            session.execute(
-                select(LoginSession).where(LoginSession.patient_id == patient.id, LoginSession.revoked_at.is_(None))
-            ).scalars()
-        )
-    else:
-        raise ValueError("revoke_sessions needs a token, an id or a patient")
-    ended = [row for row in rows if revoke(session, row, now)]
-    records = [session_record(session, row, settings, now) for row in ended]
-    _audit(session, actor, "session.revoke", [(row, rec["unit"]) for row, rec in zip(ended, records, strict=True)])
-    return records
+            raise NotFound(f"no session {session_id}; see `per session list`", field="session_id")
+        return [found]
+    patient = find_patient(session, pnr_text or "", fld="patient")
+    query = select(LoginSession).where(LoginSession.patient_id == patient.id, LoginSession.revoked_at.is_(None))
+    return list(session.execute(query).scalars())

@@ -6,13 +6,19 @@ that two writers queue on the lock instead of failing later with a stale snapsho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
-from per_cli.errors import ConfigError
+from per_cli.errors import ConfigError, PerError
+
+#: execution option that makes SQLite's BEGIN deferred: a WAL read snapshot that never blocks writers
+_READ_ONLY = "per_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -27,7 +33,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except Exception:  # sqlalchemy.exc.ArgumentError and friends
-        raise ConfigError("not a database URL (sqlite:///FILE or postgresql+psycopg://…)", field="--database") from None
+        raise ConfigError(
+            "not a database URL (sqlite:///FILE or postgresql+psycopg://…)", field="database_url"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, busy_timeout_ms)
@@ -38,15 +46,39 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
             return create_engine(parsed, future=True)
         except ModuleNotFoundError:
             raise ConfigError(
-                "PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'", field="--database"
+                "PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'", field="database_url"
             ) from None
-    raise ConfigError(f"unsupported database '{backend}' (use sqlite or postgresql)", field="--database")
+    raise ConfigError(f"unsupported database '{backend}' (use sqlite or postgresql)", field="database_url")
+
+
+@contextmanager
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """One transaction: commits on success, rolls back on any error.
+
+    ``read_only`` reads one consistent snapshot without taking the writers' lock: a deferred ``BEGIN`` (a WAL
+    read snapshot) on SQLite, ``REPEATABLE READ, READ ONLY`` on PostgreSQL.
+    """
+    bind = engine
+    if read_only:
+        if engine.dialect.name == "postgresql":
+            bind = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        else:
+            bind = engine.execution_options(**{_READ_ONLY: True})
+    with Session(bind, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def _sqlite_engine(parsed: Any, busy_timeout_ms: int) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PerError(
+                f"cannot create the folder {folder} ({exc.strerror or exc}); name a file in a folder you can write to",
+                field="database",
+            ) from None
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
@@ -62,6 +94,6 @@ def _sqlite_engine(parsed: Any, busy_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine

@@ -51,7 +51,11 @@ def ensure_current(engine: Engine) -> None:
         raise SchemaOutdated(
             f"schema is at revision {revision}, this per needs {HEAD}: run `per db upgrade`", field="database"
         )
-    raise PerError(f"schema revision {revision} is newer than this per knows; upgrade per", field="database")
+    raise _newer(revision)
+
+
+def _newer(revision: str) -> PerError:
+    return PerError(f"schema revision {revision} is newer than this per knows; upgrade per", field="database")
 
 
 def _alembic_config() -> Config:
@@ -70,6 +74,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
         before = current_revision(conn)
+        if before is not None and before not in _known_revisions():
+            raise _newer(before)
         cfg = _alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from per_cli.errors import AuthDenied, ConfigError, InvalidInput, NotFound
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from per_cli.bankid.client import BankIdClient, CallInitiator, CompletionData
+    from per_cli.bankid.flow import OrderDisplay
     from per_cli.config import Config
     from per_cli.db.models import Patient
     from per_cli.login.issue import LoginResult
@@ -84,7 +85,7 @@ def check_end_user_ip(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
-        raise InvalidInput(f"not an IP address: {text!r}", field="--end-user-ip") from None
+        raise InvalidInput(f"not an IP address: {text!r}", field="end_user_ip") from None
 
 
 def client_for(config: Config) -> BankIdClient:
@@ -100,18 +101,16 @@ def login_bankid(
     pnr_text: str,
     end_user_ip: str = DEFAULT_END_USER_IP,
     *,
-    show_qr: bool,
-    stream: TextIO,
-    quiet: bool = False,
+    display: OrderDisplay,
     client: BankIdClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> LoginResult:
     """Log the patient ``pnr_text`` in with BankID and return the new session (see the module docstring).
 
-    ``stream`` gets the animated QR code (``show_qr``; drawn only on a terminal) or, without it, the link that
-    starts BankID on this computer, and BankID's recommended messages (not with ``quiet``; the QR code is
-    always drawn). ``client`` replaces the one built from ``[bankid]`` (it is then not closed here).
+    ``display`` shows the order to the person: the animated QR code (``display.animate_qr``) or the link that
+    starts BankID on this computer, and BankID's recommended messages. ``client`` replaces the one built from
+    ``[bankid]`` (it is then not closed here).
 
     Raises ``AuthDenied`` (exit 4) for an unknown or excluded patient, a failed order, Ctrl-C, or an identity
     that is not the patient's; ``BankIdError`` (exit 1) for API faults; ``InvalidInput``/``ConfigError``.
@@ -119,7 +118,6 @@ def login_bankid(
     from per_cli.bankid.client import BankIdError, BankIdFailed, OrderStarted
     from per_cli.bankid.flow import run_auth_order
     from per_cli.bankid.messages import failed_message
-    from per_cli.bankid.qr import QrDisplay
     from per_cli.identity.personnummer import parse_personnummer
     from per_cli.login.refusals import LoginSettings, Refusal, refuse
 
@@ -139,16 +137,12 @@ def login_bankid(
             refuse(uow, ACTION, refusal, settings.lockout)
         where: dict[str, Any] = {"patient_id": patient_id, "unit_code": unit_code}
 
-        display = QrDisplay(stream)
         started: list[OrderStarted] = []
 
         def on_started(order: OrderStarted) -> None:
             started.append(order)
             log.info("BankID order %s started", order.order_ref)
-            if not show_qr:
-                _say(stream, f"Open BankID on this computer: {order.autostart_url}")
-            elif not stream.isatty() and not quiet:
-                _say(stream, "(No QR code: the output is not a terminal. --no-qr prints a link instead.)")
+            display.started(order.autostart_url)
 
         def order_details(**extra: Any) -> dict[str, Any]:
             ref = {"order_ref": started[0].order_ref} if started else {}
@@ -159,9 +153,9 @@ def login_bankid(
                 api,
                 pnr,
                 end_user_ip,
-                on_qr=display.show if show_qr else None,
-                on_qr_done=display.hide,
-                on_message=(lambda _text: None) if quiet else display.message,
+                on_qr=display.qr if display.animate_qr else None,
+                on_qr_done=display.qr_done,
+                on_message=display.message,
                 on_started=on_started,
                 poll_interval=bankid.poll_interval,
                 sleep=sleep,
@@ -280,11 +274,6 @@ def verify_caller(
     finally:
         if own_client:
             api.close()
-
-
-def _say(stream: TextIO, text: str) -> None:
-    stream.write(text + "\n")
-    stream.flush()
 
 
 def _unit_code(session: Session, unit_id: int) -> str:

@@ -97,25 +97,25 @@ def plan_channels(
             raise InvalidInput(
                 "the patient's profile has no mobile number or e-mail address to send a code to; "
                 "add one with `per patient edit-profile`",
-                field="--channel",
+                field="channel",
             )
         return found, warnings
     if choice not in CHANNEL_CHOICES:
-        raise InvalidInput(f"must be one of {', '.join(CHANNEL_CHOICES)}", field="--channel")
+        raise InvalidInput(f"must be one of {', '.join(CHANNEL_CHOICES)}", field="channel")
     wanted = ("sms", "email") if choice == "all" else (choice,)
     recipients = []
     for channel in wanted:
         if channel == "sms":
             if not mobile:
-                raise InvalidInput("the patient's profile has no mobile number", field="--channel sms")
+                raise InvalidInput("the patient's profile has no mobile number", field="channel sms")
             if not sms_ok:
                 raise InvalidInput(
-                    "the number on the patient's profile is not a mobile number; SMS is refused", field="--channel sms"
+                    "the number on the patient's profile is not a mobile number; SMS is refused", field="channel sms"
                 )
             recipients.append(Recipient("sms", mobile))
         else:
             if not email:
-                raise InvalidInput("the patient's profile has no e-mail address", field="--channel email")
+                raise InvalidInput("the patient's profile has no e-mail address", field="channel email")
             recipients.append(Recipient("email", email))
     return recipients, warnings
 
@@ -128,9 +128,7 @@ def open_transports(config: Config, channels: list[str], *, require_file: bool) 
         url, setting = transport_url_for(channel, config.data, config.environ)
         transport = open_transport(url, channel=channel, setting=setting)
         if require_file and transport.scheme != "file":
-            raise InvalidInput(
-                f"needs the file:// transport, but {setting} is {transport.description}", field="--code-from-outbox"
-            )
+            raise InvalidInput(f"needs the file:// transport, but {setting} is {transport.description}", field="outbox")
         opened[channel] = transport
     return opened
 
@@ -287,7 +285,7 @@ def check_challenge_id(text: str) -> str:
     challenge_id = text.strip().lower()
     if not _CHALLENGE_ID.match(challenge_id):
         raise InvalidInput(
-            "not a challenge id (32 hex digits, as printed by `per login otp --send-only`)", field="--challenge"
+            "not a challenge id (32 hex digits, as printed by `per login otp --send-only`)", field="challenge"
         )
     return challenge_id
 

@@ -62,6 +62,4 @@ def code_from_outbox(uow: UnitOfWork, challenge_id: str, files: Mapping[str, str
             found = code_from_text(str(record.get("body", "")), settings.otp.digits)
             if found:
                 return found
-    raise PerError(
-        f"no one-time code for this challenge in the outbox ({', '.join(channels)})", field="--code-from-outbox"
-    )
+    raise PerError(f"no one-time code for this challenge in the outbox ({', '.join(channels)})", field="outbox")

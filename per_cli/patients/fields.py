@@ -171,7 +171,7 @@ def validate_change(change: ProfileChange) -> tuple[dict[str, Any], list[str]]:
     values: dict[str, Any] = {}
     warnings: list[str] = []
     if change.mobile is not None:
-        number, warning = parse_mobile(change.mobile, "--mobile")
+        number, warning = parse_mobile(change.mobile, "mobile")
         values["mobile"], values["mobile_type"] = number.e164, number.number_type
         if warning:
             warnings.append(warning)
@@ -180,19 +180,19 @@ def validate_change(change: ProfileChange) -> tuple[dict[str, Any], list[str]]:
     if change.email is not None:
         from per_cli.identity.email import normalise_email
 
-        values["email"] = normalise_email(change.email, field="--email")
+        values["email"] = normalise_email(change.email, field="email")
     if change.clear_email:
         values["email"] = None
     if change.contact_person is not None:
         if change.contact_person not in CONTACT_PERSONS:
-            raise InvalidInput(f"must be one of {', '.join(CONTACT_PERSONS)}", field="--contact-person")
+            raise InvalidInput(f"must be one of {', '.join(CONTACT_PERSONS)}", field="contact_person")
         values["contact_person"] = change.contact_person
     if change.first_name is not None:
-        values["first_name"] = _name(change.first_name, "--first-name")
+        values["first_name"] = _name(change.first_name, "first_name")
     if change.last_name is not None:
-        values["last_name"] = _name(change.last_name, "--last-name")
+        values["last_name"] = _name(change.last_name, "last_name")
     if change.pal is not None:
-        values["pal"] = optional_text(change.pal, "--pal", _MAX_NAME)
+        values["pal"] = optional_text(change.pal, "pal", _MAX_NAME)
     if change.comment is not None:
-        values["comment"] = optional_text(change.comment, "--comment", 2000)
+        values["comment"] = optional_text(change.comment, "comment", 2000)
     return values, warnings

@@ -1,14 +1,14 @@
 """The patient register: enrolment, look-up and profile changes (field validation is in ``patients.fields``).
 
-Commands call these functions inside ``App.transaction()`` and write the audit event themselves through
-``per_cli.audit.events``; nothing here prints.
+The helpers take the ``Session`` of a transaction already open; the use cases at the end take the unit of work
+first, open their own transaction and write their audit event in it. Nothing here prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +17,17 @@ from sqlalchemy.orm import Session
 from per_cli.db.models import CareUnit, Patient, PatientCredential, utcnow
 from per_cli.errors import Conflict, InvalidInput, NotFound
 from per_cli.identity.personnummer import parse_personnummer
-from per_cli.patients.fields import PatientData, ProfileChange, optional_text, validate_change, validate_patient
+from per_cli.patients.fields import (
+    PatientData,
+    ProfileChange,
+    optional_text,
+    parse_date,
+    validate_change,
+    validate_patient,
+)
+
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
 
 def find_existing(session: Session, candidates: Sequence[str]) -> list[Patient]:
@@ -82,9 +92,9 @@ def exclude(patient: Patient, on: date, reason: str | None) -> None:
     if patient.excluded_on is not None:
         raise Conflict(f"already excluded on {patient.excluded_on.isoformat()}", field="personnummer")
     if on < patient.registered_on:
-        raise InvalidInput(f"{on.isoformat()} is before the registration date", field="--on")
+        raise InvalidInput(f"{on.isoformat()} is before the registration date", field="excluded_on")
     patient.excluded_on = on
-    patient.exclusion_reason = optional_text(reason, "--reason", 2000)
+    patient.exclusion_reason = optional_text(reason, "exclusion_reason", 2000)
     patient.updated_at = utcnow()
 
 
@@ -158,51 +168,83 @@ def _audit(
     )
 
 
-def enrol_one(session: Session, actor: str, raw: Mapping[str, str | None]) -> tuple[dict[str, Any], list[str]]:
+def enrol_one(
+    uow: UnitOfWork,
+    personnummer: str,
+    *,
+    first_name: str | None,
+    last_name: str | None,
+    unit: str | None,
+    mobile: str | None = None,
+    email: str | None = None,
+    pal: str | None = None,
+    registered_on: str | None = None,
+    comment: str | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Enrol one patient as typed; returns the patient as printed and the warnings (a landline as mobile …)."""
     from per_cli.patients.units import get_unit
 
+    raw = {
+        "personnummer": personnummer,
+        "first_name": first_name,
+        "last_name": last_name,
+        "unit": unit,
+        "mobile": mobile,
+        "email": email,
+        "pal": pal,
+        "registered_on": registered_on,
+        "comment": comment,
+    }
     data = validate_patient(raw)
-    unit = get_unit(session, data.unit)
-    patient = enrol(session, data, unit)
-    _audit(session, actor, "patient.enrol", patient, unit.code, {"source": "single"})
-    return patient_record(patient, unit.code), list(data.warnings)
+    with uow.transaction() as session:
+        care_unit = get_unit(session, data.unit)
+        patient = enrol(session, data, care_unit)
+        _audit(session, uow.actor, "patient.enrol", patient, care_unit.code, {"source": "single"})
+        return patient_record(patient, care_unit.code), list(data.warnings)
 
 
-def show_patient(session: Session, actor: str, text: str) -> dict[str, Any]:
-    patient = find_patient(session, text)
-    unit_code, credential = load_with_unit(session, patient)
-    _audit(session, actor, "patient.show", patient, unit_code)
-    return patient_record(patient, unit_code, credential)
+def show_patient(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:
+    with uow.transaction() as session:
+        patient = find_patient(session, personnummer)
+        unit_code, credential = load_with_unit(session, patient)
+        _audit(session, uow.actor, "patient.show", patient, unit_code)
+        return patient_record(patient, unit_code, credential)
 
 
 def edit_profile(
-    session: Session, actor: str, text: str, change: ProfileChange
+    uow: UnitOfWork, personnummer: str, change: ProfileChange
 ) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Apply the change; returns the patient as printed, the fields that changed and the warnings."""
     values, warnings = validate_change(change)
-    patient = find_patient(session, text)
-    changed = apply_change(patient, values)
-    unit_code, credential = load_with_unit(session, patient)
-    _audit(session, actor, "patient.edit_profile", patient, unit_code, {"changed": changed})
-    return patient_record(patient, unit_code, credential), changed, warnings
+    with uow.transaction() as session:
+        patient = find_patient(session, personnummer)
+        changed = apply_change(patient, values)
+        unit_code, credential = load_with_unit(session, patient)
+        _audit(session, uow.actor, "patient.edit_profile", patient, unit_code, {"changed": changed})
+        return patient_record(patient, unit_code, credential), changed, warnings
 
 
-def exclude_patient(session: Session, actor: str, text: str, on: date, reason: str | None) -> dict[str, Any]:
-    patient = find_patient(session, text)
-    exclude(patient, on, reason)
-    unit_code, credential = load_with_unit(session, patient)
-    _audit(session, actor, "patient.exclude", patient, unit_code, {"excluded_on": on.isoformat()})
-    return patient_record(patient, unit_code, credential)
+def exclude_patient(
+    uow: UnitOfWork, personnummer: str, *, on: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    """Exclude the patient from the registry on ``on`` (``YYYY-MM-DD``, not in the future; default today)."""
+    when = parse_date(on, "excluded_on") if on else date.today()
+    with uow.transaction() as session:
+        patient = find_patient(session, personnummer)
+        exclude(patient, when, reason)
+        unit_code, credential = load_with_unit(session, patient)
+        _audit(session, uow.actor, "patient.exclude", patient, unit_code, {"excluded_on": when.isoformat()})
+        return patient_record(patient, unit_code, credential)
 
 
-def list_records(
-    session: Session, actor: str, *, unit_code: str | None, search: str | None, limit: int
-) -> list[dict[str, Any]]:
+def list_records(uow: UnitOfWork, *, unit: str | None, search: str | None, limit: int) -> list[dict[str, Any]]:
+    """Patients by name (each one listed is an audited access)."""
     from per_cli.audit.events import Event, record_many
     from per_cli.patients.units import get_unit
 
-    unit = get_unit(session, unit_code, field="--unit") if unit_code else None
-    rows = list_patients(session, unit=unit, search=search, limit=limit)
-    record_many(
-        session, [Event(actor=actor, action="patient.list", patient_id=p.id, unit_code=code) for p, code in rows]
-    )
-    return [patient_record(p, code) for p, code in rows]
+    with uow.transaction() as session:
+        care_unit = get_unit(session, unit) if unit else None
+        rows = list_patients(session, unit=care_unit, search=search, limit=limit)
+        events = [Event(actor=uow.actor, action="patient.list", patient_id=p.id, unit_code=code) for p, code in rows]
+        record_many(session, events)
+        return [patient_record(p, code) for p, code in rows]

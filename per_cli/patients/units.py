@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -9,12 +11,15 @@ from per_cli.db.models import CareUnit, Patient
 from per_cli.errors import Conflict, InvalidInput, NotFound
 from per_cli.patients.fields import validate_unit_code
 
+if TYPE_CHECKING:
+    from per_cli.unit_of_work import UnitOfWork
 
-def add_unit(session: Session, code: str, name: str) -> CareUnit:
+
+def create_unit(session: Session, code: str, name: str) -> CareUnit:
     code = validate_unit_code(code)
     name = name.strip()
     if not name:
-        raise InvalidInput("must not be empty", field="--name")
+        raise InvalidInput("must not be empty", field="name")
     if session.execute(select(CareUnit.id).where(CareUnit.code == code)).first():
         raise Conflict(f"care unit {code} already exists", field="unit")
     unit = CareUnit(code=code, name=name)
@@ -30,9 +35,21 @@ def get_unit(session: Session, code: str, *, field: str = "unit") -> CareUnit:
     return unit
 
 
-def list_units(session: Session) -> list[dict[str, object]]:
-    counts = dict(session.execute(select(Patient.unit_id, func.count()).group_by(Patient.unit_id)).tuples().all())
-    return [
-        {"code": u.code, "name": u.name, "patients": counts.get(u.id, 0), "created_at": u.created_at}
-        for u in session.execute(select(CareUnit).order_by(CareUnit.code)).scalars()
-    ]
+# --- use cases ---
+
+
+def add_unit(uow: UnitOfWork, code: str, *, name: str) -> dict[str, Any]:
+    """Add a care unit; returns it as printed."""
+    with uow.transaction() as session:
+        unit = create_unit(session, code, name)
+        return {"code": unit.code, "name": unit.name, "created_at": unit.created_at}
+
+
+def list_units(uow: UnitOfWork) -> list[dict[str, object]]:
+    """Every care unit with its number of patients, by code."""
+    with uow.transaction() as session:
+        counts = dict(session.execute(select(Patient.unit_id, func.count()).group_by(Patient.unit_id)).tuples().all())
+        return [
+            {"code": u.code, "name": u.name, "patients": counts.get(u.id, 0), "created_at": u.created_at}
+            for u in session.execute(select(CareUnit).order_by(CareUnit.code)).scalars()
+        ]

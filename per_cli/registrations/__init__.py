@@ -2,9 +2,9 @@
 
 A registration is *started* with one *pending* part per scale; answering a part validates the answers against
 the scale, computes its scores and marks it *done*; the registration is *complete* when every part is done.
-Each use case runs inside ``App.transaction()`` and writes its audit event in that same transaction; nothing
-here prints. A refused ``--session`` is the exception: the use case's transaction rolls back, so
-:func:`per_cli.registrations.acting.run_use_case` writes the refusal in a transaction of its own
+Each use case takes the unit of work, opens its transaction and writes its audit event in that same
+transaction; nothing here prints. A refused login session is the exception: the use case's transaction rolls
+back, so :func:`per_cli.registrations.acting.refusals_audited` writes the refusal in a transaction of its own
 (authorisation failures are logged).
 
 Decisions, with the reason for each:

@@ -1,14 +1,15 @@
-"""Who acts on a registration: staff, or the patient (or a proxy care giver) behind a ``--session``.
+"""Who acts on a registration: staff, or the patient (or a proxy care giver) behind a login session.
 
-A refused session rolls the use case's transaction back, so :func:`run_use_case` writes the refusal's audit
+A refused session rolls the use case's transaction back, so :func:`refusals_audited` writes the refusal's audit
 event in a transaction of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from per_cli.audit.events import Event, record
 from per_cli.db.models import Caregiver, Patient
@@ -20,26 +21,33 @@ if TYPE_CHECKING:
     from per_cli.credentials.sessions import SessionSettings
     from per_cli.unit_of_work import UnitOfWork
 
-T = TypeVar("T")
-
 
 class RegistrationDenied(AuthDenied):
-    """A refused ``--session`` (exit 4), carrying the audit event that must survive the rollback."""
+    """A refused login session (exit 4), carrying the audit event that must survive the rollback."""
 
     def __init__(self, message: str, event: Event) -> None:
-        super().__init__(message, field="--session")
+        super().__init__(message, field="session")
         self.event = event
 
 
-def run_use_case(app: UnitOfWork, use_case: Callable[[Session], T]) -> T:
-    """Run one use case in one transaction; a session refusal is then audited in its own transaction."""
+@contextmanager
+def refusals_audited(uow: UnitOfWork) -> Iterator[None]:
+    """Around a use case's transaction: a session refusal is audited in a transaction of its own, then raised."""
     try:
-        with app.transaction() as session:
-            return use_case(session)
+        yield
     except RegistrationDenied as exc:
-        with app.transaction() as session:
+        with uow.transaction() as session:
             record(session, exc.event)
         raise
+
+
+def session_settings(uow: UnitOfWork, token: str | None) -> SessionSettings | None:
+    """Session expiry settings from the config, read only when a session is used."""
+    if token is None:
+        return None
+    from per_cli.credentials.sessions import SessionSettings
+
+    return SessionSettings.from_config(uow.config)
 
 
 @dataclass(frozen=True)

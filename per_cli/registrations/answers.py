@@ -40,9 +40,9 @@ def read_answer_file(path: str) -> list[int | None]:
         with open(path, encoding="utf-8-sig") as handle:
             return parse_answer_file(handle.read())
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="--file") from None
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="file") from None
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text", field="--file") from None
+        raise InvalidInput(f"{path} is not UTF-8 text", field="file") from None
 
 
 def answers_text(answers: Sequence[int | None] | None) -> str:

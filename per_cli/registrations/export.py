@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from per_cli.scales.model import Catalogue
+    from per_cli.unit_of_work import UnitOfWork
 
 #: the export's leading columns; score keys follow
 EXPORT_COLUMNS = ("registration_id", "personnummer", "unit", "scale", "version", "completed_at")
@@ -36,9 +37,7 @@ class ExportFilter:
     scales: str | None = None
 
 
-def export(
-    session: Session, actor: str, catalogue: Catalogue, flt: ExportFilter
-) -> tuple[list[str], list[dict[str, Any]]]:
+def export(uow: UnitOfWork, flt: ExportFilter) -> tuple[list[str], list[dict[str, Any]]]:
     """Every answered part (one row each) with its scores as columns; one audit event per patient exported.
 
     Columns: :data:`EXPORT_COLUMNS`, then the union of the score keys, scale by scale (named scales in the order
@@ -46,6 +45,16 @@ def export(
     scale's scores; other score cells are empty. Naming one scale (``--scale``) gives a dense table whose header
     does not depend on the data, which is what a recurring analysis job wants.
     """
+    from per_cli.scales.catalogue import catalogue_for
+
+    catalogue = catalogue_for(uow)
+    with uow.transaction() as session:
+        return _export(session, uow.actor, catalogue, flt)
+
+
+def _export(
+    session: Session, actor: str, catalogue: Catalogue, flt: ExportFilter
+) -> tuple[list[str], list[dict[str, Any]]]:
     from per_cli.patients.units import get_unit
 
     query = (
@@ -60,10 +69,10 @@ def export(
         try:
             named = [s.code for s in catalogue.get_many(flt.scales)]
         except PerError as exc:
-            raise type(exc)(exc.message, field="--scale") from None
+            raise type(exc)(exc.message, field="scales") from None
         query = query.where(RegistrationPart.scale_code.in_(named))
     if flt.unit:
-        query = query.where(Patient.unit_id == get_unit(session, flt.unit, field="--unit").id)
+        query = query.where(Patient.unit_id == get_unit(session, flt.unit).id)
     if flt.since:
         query = query.where(RegistrationPart.completed_at >= flt.since)
     if flt.until:

@@ -114,7 +114,7 @@ def map_headers(
             first = where[field]
             raise InvalidInput(
                 f"columns {first + 1} {columns[first]!r} and {index + 1} {name!r} are both {label(field)}; keep one",
-                field="--file",
+                field="file",
             )
         where[field] = index
         mapping[index] = field
@@ -122,13 +122,13 @@ def map_headers(
         raise InvalidInput(
             f"unknown column(s) {', '.join(unknown)}; known: {known_columns_text(known_set)}; "
             "use --ignore-unknown-columns to skip them",
-            field="--file",
+            field="file",
         )
     missing = [f for f in required_list if f not in where]
     if missing:
         found = ", ".join(repr(c) for c in columns) or "none"
         accepted = "; ".join(f"{f} (or {', '.join(a for a in ALIASES[f] if a != f)})" for f in missing)
-        raise InvalidInput(f"missing column(s): {accepted}; found: {found}", field="--file")
+        raise InvalidInput(f"missing column(s): {accepted}; found: {found}", field="file")
     return mapping
 
 

@@ -63,7 +63,7 @@ class RejectsWriter:
                 self._csv = csv.writer(self._text, delimiter=delimiter, lineterminator="\r\n")
                 self._csv.writerow(names)
         except OSError as exc:
-            raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}", field="--rejects") from None
+            raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}", field="rejects") from None
 
     @classmethod
     def for_table(cls, path: str, table: Table) -> RejectsWriter:
@@ -98,7 +98,7 @@ class RejectsWriter:
             try:
                 wb.save(self.path)
             except OSError as exc:
-                raise InvalidInput(f"cannot write {self.path}: {exc.strerror or exc}", field="--rejects") from None
+                raise InvalidInput(f"cannot write {self.path}: {exc.strerror or exc}", field="rejects") from None
 
     def __enter__(self) -> RejectsWriter:
         return self

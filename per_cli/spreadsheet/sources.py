@@ -49,9 +49,9 @@ def open_table(
         table: Table
         if magic.startswith(ZIP_MAGIC):
             if encoding is not None:
-                raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--encoding")
+                raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="encoding")
             if delimiter is not None:
-                raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="--delimiter")
+                raise InvalidInput(f"applies to CSV/TSV text; {source} is an XLSX workbook", field="delimiter")
             from per_cli.spreadsheet.xlsx import XlsxTable  # openpyxl: 0.1 s, only for workbooks
 
             table = XlsxTable(fp, source, sheet)
@@ -59,13 +59,13 @@ def open_table(
             raise InvalidInput(
                 f"{source} is an Excel 97-2003 (.xls) or password-protected workbook; "
                 "save it as .xlsx without a password, or as CSV",
-                field="--file",
+                field="file",
             )
         elif suffix in XLSX_SUFFIXES:
-            raise InvalidInput(f"{source} is not an XLSX workbook (no ZIP signature)", field="--file")
+            raise InvalidInput(f"{source} is not an XLSX workbook (no ZIP signature)", field="file")
         else:
             if sheet is not None:
-                raise InvalidInput(f"applies to XLSX workbooks; {source} is a text file", field="--sheet")
+                raise InvalidInput(f"applies to XLSX workbooks; {source} is a text file", field="sheet")
             from per_cli.spreadsheet.text import TextTable
 
             table = TextTable(fp, source, encoding=encoding, delimiter=delimiter)
@@ -78,9 +78,9 @@ def _open_file(path: str) -> Iterator[BinaryIO]:
     try:
         fp = open(path, "rb")  # noqa: SIM115 -- closed by the with below, after the error mapping
     except FileNotFoundError:
-        raise InvalidInput(f"no such file: {path}", field="--file") from None
+        raise InvalidInput(f"no such file: {path}", field="file") from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="--file") from None
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="file") from None
     with fp:
         yield fp
 

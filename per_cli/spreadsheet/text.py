@@ -56,7 +56,7 @@ class TextTable(Table):
                     super().__init__(source, header(values), start)
                     self._header_end = end
                     return
-        raise InvalidInput(f"{source} is empty: no header row", field="--file")
+        raise InvalidInput(f"{source} is empty: no header row", field="file")
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         width = len(self.columns)
@@ -87,10 +87,10 @@ class TextTable(Table):
                     return
                 except csv.Error as exc:
                     hint = " (a quote that is never closed?)" if "field limit" in str(exc) else ""
-                    raise InvalidInput(f"{self.source} line {end + 1}: {exc}{hint}", field="--file") from None
+                    raise InvalidInput(f"{self.source} line {end + 1}: {exc}{hint}", field="file") from None
                 except UnicodeDecodeError as exc:  # only if the file changed after the pre-scan
                     msg = f"{self.source} is not valid {self.encoding}: {exc}"
-                    raise InvalidInput(msg, field="--encoding") from None
+                    raise InvalidInput(msg, field="encoding") from None
                 start, end = end + 1, reader.line_num
                 yield start, end, values
         finally:
@@ -112,7 +112,7 @@ def resolve_encoding(fp: BinaryIO, source: str, explicit: str | None) -> str:
             raise InvalidInput(
                 f"{source} is not valid {LABELS.get(name, name)}: byte {bad[0]} on line {bad[1]}; "
                 f"try --encoding {other}",
-                field="--encoding",
+                field="encoding",
             )
         return name
     if has_bom or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -123,7 +123,7 @@ def resolve_encoding(fp: BinaryIO, source: str, explicit: str | None) -> str:
             raise InvalidInput(
                 f"{source} starts with a {plain} byte order mark but is not valid {plain}: "
                 f"byte {bad[0]} on line {bad[1]}; give the real encoding with --encoding",
-                field="--encoding",
+                field="encoding",
             )
         return name
     fp.seek(0)
@@ -131,7 +131,7 @@ def resolve_encoding(fp: BinaryIO, source: str, explicit: str | None) -> str:
         raise InvalidInput(
             f"{source} contains NUL bytes: UTF-16 without a byte order mark, or not a text file? "
             "give the encoding with --encoding (e.g. utf-16-le)",
-            field="--encoding",
+            field="encoding",
         )
     bad_utf8 = _first_error(fp, "utf-8")
     if bad_utf8 is None:
@@ -141,14 +141,14 @@ def resolve_encoding(fp: BinaryIO, source: str, explicit: str | None) -> str:
         raise InvalidInput(
             f"{source} is neither UTF-8 (byte {bad_utf8[0]} on line {bad_utf8[1]}) nor Windows-1252 "
             f"(byte {bad[0]} on line {bad[1]}); give its encoding with --encoding",
-            field="--encoding",
+            field="encoding",
         )
     mixed = _first_utf8_letter(fp)
     if mixed is not None:
         raise InvalidInput(
             f"{source} mixes encodings: line {mixed} is UTF-8 but line {bad_utf8[1]} is not "
             f"(byte {bad_utf8[0]}); save it again in one encoding, or force one with --encoding",
-            field="--encoding",
+            field="encoding",
         )
     return "cp1252"
 
@@ -158,7 +158,7 @@ def _codec_name(name: str) -> str:
         "".encode(name)  # LookupError also for codecs that are not text encodings (base64, rot13 …)
         return codecs.lookup(name).name
     except LookupError:
-        raise InvalidInput(f"unknown text encoding {name!r}; use e.g. utf-8 or cp1252", field="--encoding") from None
+        raise InvalidInput(f"unknown text encoding {name!r}; use e.g. utf-8 or cp1252", field="encoding") from None
 
 
 def _first_error(fp: BinaryIO, encoding: str) -> tuple[str, int] | None:
@@ -203,7 +203,7 @@ def parse_delimiter(value: str) -> str:
     if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum():
         raise InvalidInput(
             f"must be one character other than a letter, digit or quote (or 'tab'), not {value!r}",
-            field="--delimiter",
+            field="delimiter",
         )
     return delimiter
 

@@ -91,7 +91,7 @@ class XlsxTable(Table):
         try:
             self._zip = zipfile.ZipFile(fp)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise InvalidInput(f"{source} is not a readable XLSX workbook ({exc})", field="--file") from None
+            raise InvalidInput(f"{source} is not a readable XLSX workbook ({exc})", field="file") from None
         self._strings: _SharedStrings | None = None
         try:
             self._open(sheet)
@@ -111,7 +111,7 @@ class XlsxTable(Table):
             if not blank(values):
                 super().__init__(self.source, header(values), line)
                 return
-        raise InvalidInput(f"{self.source}: sheet {self.sheet!r} is empty: no header row", field="--file")
+        raise InvalidInput(f"{self.source}: sheet {self.sheet!r} is empty: no header row", field="file")
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         width = len(self.columns)
@@ -134,7 +134,7 @@ class XlsxTable(Table):
             with self._zip.open(self._path) as src:
                 yield from self._parse(src)
         except (ET.ParseError, zipfile.BadZipFile, KeyError, IndexError, ValueError, OSError) as exc:
-            raise InvalidInput(f"{self.source}: sheet {self.sheet!r} cannot be read ({exc})", field="--file") from None
+            raise InvalidInput(f"{self.source}: sheet {self.sheet!r} cannot be read ({exc})", field="file") from None
 
     def _parse(self, src: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
         row_tag = c_tag = v_tag = is_tag = sheet_data = ""
@@ -227,14 +227,14 @@ class _Package:
         self._source = source
         names = set(zf.namelist())
         if "mimetype" in names and b"opendocument" in zf.read("mimetype"):
-            raise InvalidInput(f"{source} is an OpenDocument spreadsheet; save it as .xlsx or CSV", field="--file")
+            raise InvalidInput(f"{source} is an OpenDocument spreadsheet; save it as .xlsx or CSV", field="file")
         root_rels = _relationships(zf, "")
         office = next((t for typ, t in root_rels.values() if typ == "officeDocument"), "xl/workbook.xml")
         if office.endswith(".bin"):
-            raise InvalidInput(f"{source} is a binary .xlsb workbook; save it as .xlsx or CSV", field="--file")
+            raise InvalidInput(f"{source} is a binary .xlsb workbook; save it as .xlsx or CSV", field="file")
         workbook = _xml(zf, office, source)
         if workbook is None:
-            raise InvalidInput(f"{source} is not an XLSX workbook (no workbook part)", field="--file")
+            raise InvalidInput(f"{source} is not an XLSX workbook (no workbook part)", field="file")
         rels = _relationships(zf, office)
         self._rels = rels
         self.epoch = CALENDAR_WINDOWS_1900
@@ -276,7 +276,7 @@ class _Package:
                     strings.load(src)
             except (ET.ParseError, zipfile.BadZipFile, OSError) as exc:
                 strings.close()
-                raise InvalidInput(f"{self._source}: shared strings cannot be read ({exc})", field="--file") from None
+                raise InvalidInput(f"{self._source}: shared strings cannot be read ({exc})", field="file") from None
         return strings
 
 
@@ -342,16 +342,16 @@ def _choose(sheets: list[Sheet], wanted: str | None, source: str) -> Sheet:
         for s in sheets:
             if s.is_worksheet and s.state == "visible":
                 return s
-        raise InvalidInput(f"{source} has no visible worksheet", field="--file")
+        raise InvalidInput(f"{source} has no visible worksheet", field="file")
     matches = [s for s in sheets if s.name == wanted]
     if not matches:
         key = wanted.strip().casefold()
         matches = [s for s in sheets if s.name.strip().casefold() == key]
     if len(matches) != 1:
         names = ", ".join(s.name for s in sheets)
-        raise InvalidInput(f"no sheet named {wanted!r}; sheets: {names}", field="--sheet")
+        raise InvalidInput(f"no sheet named {wanted!r}; sheets: {names}", field="sheet")
     if not matches[0].is_worksheet:
-        raise InvalidInput(f"sheet {matches[0].name!r} is a chart, not a worksheet", field="--sheet")
+        raise InvalidInput(f"sheet {matches[0].name!r} is a chart, not a worksheet", field="sheet")
     return matches[0]
 
 
@@ -380,7 +380,7 @@ def _xml(zf: zipfile.ZipFile, name: str, source: str) -> ET.Element | None:
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
-        raise InvalidInput(f"{source or 'the workbook'}: {name} is not valid XML ({exc})", field="--file") from None
+        raise InvalidInput(f"{source or 'the workbook'}: {name} is not valid XML ({exc})", field="file") from None
 
 
 def _rich_text(node: ET.Element) -> str:

@@ -7,7 +7,8 @@ import io
 import pytest
 import segno
 
-from per_cli.bankid.qr import QrDisplay, qr_auth_code, qr_data, qr_seconds, render_qr
+from per_cli.bankid.qr import qr_auth_code, qr_data, qr_seconds
+from per_cli.cli.qr import QrDisplay, render_qr
 
 TOKEN = "67df3917-fa0d-44e5-b327-edcc928297f8"
 SECRET = "d28db9a7-4cde-429e-a983-359be676944c"
@@ -71,13 +72,13 @@ class _Tty(io.StringIO):
 def test_display_redraws_in_place_on_a_terminal() -> None:
     out = _Tty()
     display = QrDisplay(out)
-    display.show(qr_data(TOKEN, SECRET, 0))
+    display.qr(qr_data(TOKEN, SECRET, 0))
     frame_lines = out.getvalue().count("\n")
     display.message("Starta BankID-appen.")
     assert f"\x1b[{frame_lines}A\r\x1b[J" in out.getvalue()  # moved back over the frame
-    display.show(qr_data(TOKEN, SECRET, 1))
+    display.qr(qr_data(TOKEN, SECRET, 1))
     assert f"\x1b[{frame_lines + 1}A\r\x1b[J" in out.getvalue()  # and over frame + message
-    display.hide()
+    display.qr_done()
     assert out.getvalue().endswith("\x1b[J" + "Starta BankID-appen.\n")
     display.message("Skriv in din säkerhetskod.")
     assert out.getvalue().endswith("Starta BankID-appen.\nSkriv in din säkerhetskod.\n")
@@ -86,7 +87,7 @@ def test_display_redraws_in_place_on_a_terminal() -> None:
 def test_display_draws_no_code_when_not_a_terminal() -> None:
     out = io.StringIO()
     display = QrDisplay(out)
-    display.show(qr_data(TOKEN, SECRET, 0))
+    display.qr(qr_data(TOKEN, SECRET, 0))
     display.message("Starta BankID-appen.")
-    display.hide()
+    display.qr_done()
     assert out.getvalue() == "Starta BankID-appen.\n"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from per_cli.bankid.client import client_from_config
 from tests.helpers.bankid import OTHER_PNR, PNR
 
-RUN = "import sys; from commands.bankid import cli; sys.exit(cli(prog_name='per bankid'))"
+RUN = "import sys; from per_cli.cli import main; sys.exit(main(['bankid', *sys.argv[1:]]))"
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, text
 from per_cli.bankid.client import BankIdClient, BankIdError, BankIdUnavailable
 from per_cli.bankid.simulator import Simulator
 from per_cli.cli.app import App
+from per_cli.cli.qr import QrDisplay
 from per_cli.config import load_config
 from per_cli.errors import EXIT_DENIED, AuthDenied, NotFound
 from per_cli.login.bankid import BANKID_DENIED, CallerNotVerified, login_bankid, verify_caller
@@ -154,7 +155,7 @@ def test_animated_qr_code_on_a_terminal_redrawn_every_second(world: BankIdWorld)
 
     world.start(poll_interval=2.0, polls=3)
     screen, clock = Terminal(), FakeTime()
-    result = login_bankid(world.app(), TOLVAN, show_qr=True, stream=screen, sleep=clock.sleep, clock=clock.clock)
+    result = login_bankid(world.app(), TOLVAN, display=QrDisplay(screen), sleep=clock.sleep, clock=clock.clock)
     assert result.method == "bankid"
     out = screen.getvalue()
     # collects at 0, 2, 4 (userSign: the code goes) and 6 (complete); a new code every second until then
@@ -197,7 +198,9 @@ def test_excluded_while_the_order_ran_is_denied_after_completion(world: BankIdWo
         clock.sleep(seconds)
 
     with pytest.raises(AuthDenied, match="not enrolled, or excluded"):
-        login_bankid(world.app(), TOLVAN, show_qr=False, stream=io.StringIO(), sleep=sleep, clock=clock.clock)
+        login_bankid(
+            world.app(), TOLVAN, display=QrDisplay(io.StringIO(), animate_qr=False), sleep=sleep, clock=clock.clock
+        )
     (event,) = world.audit()
     assert event["details"]["reason"] == "excluded" and event["details"]["personal_number"] == TOLVAN
     assert world.sessions() == []
@@ -259,7 +262,7 @@ def test_maintenance_is_retried(world: BankIdWorld, make_client: Callable[..., B
     sim = world.start()
     sim.inject_error("maintenance", times=2)
     client = make_client(sim, retry_backoff=0.0)
-    result = login_bankid(world.app(), TOLVAN, show_qr=False, stream=io.StringIO(), client=client)
+    result = login_bankid(world.app(), TOLVAN, display=QrDisplay(io.StringIO(), animate_qr=False), client=client)
     assert result.method == "bankid"
     assert [" 503 " in line for line in world.served("auth")] == [True, True, False]
 
@@ -269,7 +272,7 @@ def test_maintenance_that_lasts_is_an_error(world: BankIdWorld, make_client: Cal
     sim.inject_error("maintenance", times=4)
     client = make_client(sim, retry_backoff=0.0, maintenance_retries=3)
     with pytest.raises(BankIdUnavailable, match="Något gick fel") as caught:
-        login_bankid(world.app(), TOLVAN, show_qr=False, stream=io.StringIO(), client=client)
+        login_bankid(world.app(), TOLVAN, display=QrDisplay(io.StringIO(), animate_qr=False), client=client)
     assert caught.value.exit_code == 1
     (event,) = world.audit()
     assert event["outcome"] == "error" and event["details"]["error"] == "maintenance"
@@ -297,7 +300,9 @@ def test_collect_error_cancels_the_order(world: BankIdWorld) -> None:
         clock.sleep(seconds)
 
     with pytest.raises(BankIdError, match="invalidParameters") as caught:
-        login_bankid(world.app(), TOLVAN, show_qr=False, stream=io.StringIO(), sleep=sleep, clock=clock.clock)
+        login_bankid(
+            world.app(), TOLVAN, display=QrDisplay(io.StringIO(), animate_qr=False), sleep=sleep, clock=clock.clock
+        )
     assert caught.value.exit_code == 1
     assert [" 400 " in line for line in world.served("collect")] == [False, True]
     assert len(world.served("cancel")) == 1 and " 200 " in world.served("cancel")[0]

@@ -373,27 +373,30 @@ def test_a_scale_whose_version_changed_since_the_start_is_refused(per: RunPer, t
 
 
 def test_the_last_two_parts_answered_at_once_still_complete_the_registration(
-    per: RunPer, tolvan: str, db: sa.Engine
+    per: RunPer, tolvan: str, db: sa.Engine, db_url: str
 ) -> None:
     """Two people answering the last two pending parts at the same moment must not both miss the end."""
     import threading
 
+    from per_cli.cli.app import App
+    from per_cli.config import Config
     from per_cli.registrations.use_cases import answer
-    from per_cli.scales.catalogue import load_catalogue
 
-    catalogue = load_catalogue(None)
     failures: list[BaseException] = []
     for _ in range(3):
         reg = new(per, "HADS", "MG-ADL")
         barrier = threading.Barrier(2)
 
         def go(code: str, answers: list[int | None], reg: int = reg, barrier: threading.Barrier = barrier) -> None:
+            app = App(config=Config(environ={}), actor="tester", database_url=db_url)
+            app.ensure_schema()
             barrier.wait()
             try:
-                with Session(db) as session, session.begin():
-                    answer(session, "tester", catalogue, reg, code, answers)
+                answer(app, reg, scale=code, answers=answers)
             except BaseException as exc:  # reported below: an exception in a thread would not fail the test
                 failures.append(exc)
+            finally:
+                app.close()
 
         threads = [
             threading.Thread(target=go, args=("HADS", [0] * 14)),

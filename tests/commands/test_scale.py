@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from commands.scale import cli
+from per_cli.cli.app import App
+from per_cli.config import Config
 from per_cli.errors import NotFound
 from tests.helpers.scales import WriteScale
 
@@ -17,8 +19,13 @@ from tests.helpers.scales import WriteScale
 pytestmark = pytest.mark.usefixtures("isolated_scales")
 
 
+def invoke(args: list[str]) -> Result:
+    """The ``scale`` group as the root runs it: with an App (no config file; the environment as it is)."""
+    return CliRunner().invoke(cli, args, obj=App(config=Config(), actor="tester"))
+
+
 def test_list() -> None:
-    result = CliRunner().invoke(cli, ["list"])
+    result = invoke(["list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["CODE", "NAME", "VERSION", "ITEMS", "SCORES", "ORIGIN"]
@@ -34,14 +41,14 @@ def test_list_with_extra_dir_from_environment(
 ) -> None:
     write_scale()
     monkeypatch.setenv("PER_SCALES_DIR", str(extra_dir))
-    result = CliRunner().invoke(cli, ["list"])
+    result = invoke(["list"])
     assert result.exit_code == 0, result.output
     local = next(line for line in result.output.splitlines() if line.startswith("LOCAL-1"))
     assert local.split()[-1] == "extra"
 
 
 def test_show() -> None:
-    result = CliRunner().invoke(cli, ["show", "msis-29"])
+    result = invoke(["show", "msis-29"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.startswith("code:      MSIS-29\nname:      Multiple Sclerosis Impact Scale (29 items)\nversion:   2\n")
@@ -54,14 +61,14 @@ def test_show() -> None:
 
 
 def test_show_pdq39_marks_the_optional_item() -> None:
-    result = CliRunner().invoke(cli, ["show", "PDQ-39"])
+    result = invoke(["show", "PDQ-39"])
     assert result.exit_code == 0, result.output
     assert "\n28  0–4      yes              0\n" in result.output
     assert "pdq39_si" in result.output
 
 
 def test_show_unknown_code() -> None:
-    result = CliRunner().invoke(cli, ["show", "EQ-5D-3L"])
+    result = invoke(["show", "EQ-5D-3L"])
     assert isinstance(result.exception, NotFound)
     assert "known scales: EQ-5D-5L, HADS" in str(result.exception)
 

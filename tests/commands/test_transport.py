@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from commands.transport import cli
+from per_cli.cli.app import App
+from per_cli.config import Config
 from per_cli.errors import ConfigError, DeliveryFailed
 from tests.helpers.servers import ELKS_PASSWORD, Gateway
 
 ENV_CLEAR = {"PER_EMAIL_TRANSPORT": None, "PER_SMS_TRANSPORT": None}
 
 
+def invoke(args: list[str], *, obj: App | None = None, **kwargs: Any) -> Result:
+    """The ``transport`` group as the root runs it: with an App (no config file unless ``obj`` has one)."""
+    return CliRunner().invoke(cli, args, obj=obj or App(config=Config(), actor="tester"), **kwargs)
+
+
 def test_exactly_one_of_sms_or_email() -> None:
-    runner = CliRunner()
     for args in ([], ["--sms", "+46701740605", "--email", "a@b.se"]):
-        result = runner.invoke(cli, ["test", *args])
+        result = invoke(["test", *args])
         assert result.exit_code == 2
         assert "give exactly one of --sms NUMBER or --email ADDRESS" in result.output
 
 
 def test_email_through_file_transport(tmp_path: Path) -> None:
     env = {**ENV_CLEAR, "PER_EMAIL_TRANSPORT": f"file://{tmp_path}"}
-    result = CliRunner().invoke(cli, ["test", "--email", "Tolvan.Tolvansson@TOLV.se"], env=env)
+    result = invoke(["test", "--email", "Tolvan.Tolvansson@TOLV.se"], env=env)
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert lines["status"] == "sent" and lines["channel"] == "email"
@@ -39,7 +45,7 @@ def test_email_through_file_transport(tmp_path: Path) -> None:
 
 def test_sms_number_is_normalised_and_answer_shown(elks_gateway: Gateway) -> None:
     env = {**ENV_CLEAR, "PER_SMS_TRANSPORT": elks_gateway.url()}
-    result = CliRunner().invoke(cli, ["test", "--sms", "070-174 06 05"], env=env)
+    result = invoke(["test", "--sms", "070-174 06 05"], env=env)
     assert result.exit_code == 0, result.output
     assert elks_gateway.requests[0]["form"]["to"] == "+46701740605"
     assert "status       sent" in result.stdout and "parts        1" in result.stdout
@@ -49,33 +55,30 @@ def test_sms_number_is_normalised_and_answer_shown(elks_gateway: Gateway) -> Non
 def test_failure_shows_the_answer_and_raises_delivery_failed(elks_gateway: Gateway) -> None:
     elks_gateway.mode = "401"
     env = {**ENV_CLEAR, "PER_SMS_TRANSPORT": elks_gateway.url()}
-    result = CliRunner().invoke(cli, ["test", "--sms", "+46701740605"], env=env)
+    result = invoke(["test", "--sms", "+46701740605"], env=env)
     assert "status       failed" in result.stdout
     assert "error        gateway answered 401 Unauthorized: Requires authentication" in result.stdout
     assert isinstance(result.exception, DeliveryFailed) and result.exception.exit_code == 1
 
 
 def test_config_file_section_from_ctx_obj(tmp_path: Path) -> None:
-    app = SimpleNamespace(config=SimpleNamespace(data={"transports": {"sms": f"file://{tmp_path}"}}, environ={}))
-    result = CliRunner().invoke(cli, ["test", "--sms", "+46701740605"], obj=app, env=ENV_CLEAR)
+    app = App(config=Config(data={"transports": {"sms": f"file://{tmp_path}"}}, environ={}), actor="tester")
+    result = invoke(["test", "--sms", "+46701740605"], obj=app, env=ENV_CLEAR)
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob("*.json"))) == 1
 
 
 def test_bad_url_and_missing_transport() -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        cli, ["test", "--sms", "+46701740605"], env={**ENV_CLEAR, "PER_SMS_TRANSPORT": "elks://u:p@h:x"}
-    )
+    result = invoke(["test", "--sms", "+46701740605"], env={**ENV_CLEAR, "PER_SMS_TRANSPORT": "elks://u:p@h:x"})
     assert isinstance(result.exception, ConfigError)
     assert str(result.exception) == "PER_SMS_TRANSPORT: port: not a number"
-    result = runner.invoke(cli, ["test", "--email", "a@tolv.se"], env=ENV_CLEAR, obj=None)
+    result = invoke(["test", "--email", "a@tolv.se"], env=ENV_CLEAR)
     assert isinstance(result.exception, ConfigError) and "no e-mail transport configured" in str(result.exception)
 
 
 @pytest.mark.parametrize(("args", "hint"), [(["--sms", "12"], "--sms"), (["--email", "nobody"], "--email")])
 def test_invalid_recipient_is_a_usage_error(args: list[str], hint: str) -> None:
-    result = CliRunner().invoke(cli, ["test", *args], env={**ENV_CLEAR, "PER_SMS_TRANSPORT": "console://"})
+    result = invoke(["test", *args], env={**ENV_CLEAR, "PER_SMS_TRANSPORT": "console://"})
     assert result.exit_code == 2 and hint in result.output
 
 

@@ -104,9 +104,9 @@ def test_swedish_enrolment_header() -> None:
 def test_unknown_columns_message() -> None:
     with pytest.raises(InvalidInput) as err:
         map_headers(["Personnummer", "Foo", "", "Bar"], ignore_unknown=False)
-    assert err.value.field == "--file"
+    assert err.value.field == "file"
     assert str(err.value) == (
-        f"--file: unknown column(s) 'Foo', (unnamed column 3), 'Bar'; known: {KNOWN}; "
+        f"file: unknown column(s) 'Foo', (unnamed column 3), 'Bar'; known: {KNOWN}; "
         "use --ignore-unknown-columns to skip them"
     )
 

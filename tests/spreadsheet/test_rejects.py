@@ -106,4 +106,4 @@ def test_unwritable_path(tmp_path: Path) -> None:
     for name in ("missing/dir/rej.csv", "missing/dir/rej.xlsx"):
         with pytest.raises(InvalidInput, match="cannot write") as err:
             RejectsWriter(str(tmp_path / name), ["a"], kind="csv", delimiter=",", encoding="utf-8")
-        assert err.value.field == "--rejects"
+        assert err.value.field == "rejects"

@@ -122,7 +122,7 @@ def test_bad_delimiter_is_refused(tmp_path: Path, bad: str) -> None:
     path.write_text("a;b\n", encoding="utf-8")
     with pytest.raises(InvalidInput) as err:
         read(path, delimiter=bad)
-    assert err.value.field == "--delimiter"
+    assert err.value.field == "delimiter"
 
 
 def test_windows_1252_detected_even_when_the_first_64k_are_ascii(tmp_path: Path) -> None:
@@ -146,8 +146,8 @@ def test_explicit_encoding_that_does_not_fit_is_a_one_line_error(tmp_path: Path)
     path = swedish_excel_csv(tmp_path / "export.csv")
     with pytest.raises(InvalidInput) as err:
         read(path, encoding="utf-8")
-    assert err.value.field == "--encoding"
-    assert str(err.value) == (f"--encoding: {path} is not valid UTF-8: byte 0xF6 on line 1; try --encoding cp1252")
+    assert err.value.field == "encoding"
+    assert str(err.value) == (f"encoding: {path} is not valid UTF-8: byte 0xF6 on line 1; try --encoding cp1252")
     assert "\n" not in str(err.value)
 
 
@@ -156,7 +156,7 @@ def test_unknown_or_non_text_encoding_is_refused(tmp_path: Path) -> None:
     for name in ("klingon", "base64"):
         with pytest.raises(InvalidInput, match="unknown text encoding") as err:
             read(path, encoding=name)
-        assert err.value.field == "--encoding"
+        assert err.value.field == "encoding"
 
 
 def test_neither_utf8_nor_cp1252(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_neither_utf8_nor_cp1252(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         read(path)
     assert str(err.value) == (
-        f"--encoding: {path} is neither UTF-8 (byte 0xE5 on line 2) nor Windows-1252 (byte 0x81 on line 3); "
+        f"encoding: {path} is neither UTF-8 (byte 0xE5 on line 2) nor Windows-1252 (byte 0x81 on line 3); "
         "give its encoding with --encoding"
     )
 
@@ -175,7 +175,7 @@ def test_mixed_encodings_are_refused_not_turned_into_mojibake(tmp_path: Path) ->
     path.write_bytes("pnr;namn\n1;Åsa\n".encode() + "2;Märta\n".encode("cp1252"))
     with pytest.raises(InvalidInput, match="mixes encodings: line 2 is UTF-8 but line 3 is not") as err:
         read(path)
-    assert err.value.field == "--encoding"
+    assert err.value.field == "encoding"
 
 
 def test_bom_but_invalid_utf8(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_utf16_without_bom_is_refused_with_a_hint(tmp_path: Path) -> None:
     path.write_bytes("pnr;namn\n1;Åsa\n".encode("utf-16-le"))
     with pytest.raises(InvalidInput, match="contains NUL bytes: UTF-16 without a byte order mark") as err:
         read(path)
-    assert err.value.field == "--encoding"
+    assert err.value.field == "encoding"
     assert read(path, encoding="utf-16-le")[1] == [(2, ["1", "Åsa"])]
 
 
@@ -216,7 +216,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="no such file") as err:
         read(tmp_path / "nope.csv")
-    assert err.value.field == "--file"
+    assert err.value.field == "file"
     with pytest.raises(InvalidInput, match="cannot read"):
         read(tmp_path)
 
@@ -225,7 +225,7 @@ def test_sheet_option_on_text_is_refused(tmp_path: Path) -> None:
     path = swedish_excel_csv(tmp_path / "export.csv")
     with pytest.raises(InvalidInput, match="applies to XLSX workbooks") as err:
         read(path, sheet="Blad1")
-    assert err.value.field == "--sheet"
+    assert err.value.field == "sheet"
 
 
 def test_stdin(tmp_path: Path) -> None:

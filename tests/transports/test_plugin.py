@@ -149,10 +149,11 @@ def test_plugin_scheme_is_found_and_sends(memo_plugin: str, tmp_path: Path) -> N
     assert [json.loads(line) for line in lines] == [{"to": "+46701740605", "body": "Hej från pluginet"}]
 
     # the CLI command goes through the same registry; a bad plugin URL names the part
-    cli = "from commands.transport import cli; cli(['test', '--sms', '070-174 06 05'])"
+    cli = "from per_cli.cli import main; main(['transport', 'test', '--sms', '070-174 06 05'])"
+    (tmp_path / "per.toml").write_text("")
     proc = subprocess.run(
         [sys.executable, "-c", cli], capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "PER_SMS_TRANSPORT": url},
+        env={**os.environ, "PER_SMS_TRANSPORT": url, "PER_CONFIG": str(tmp_path / "per.toml")},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "status       sent" in proc.stdout and f"transport    {memo_plugin}://{tmp_path}?note=hello" in proc.stdout

@@ -25,7 +25,7 @@ from per_cli.spreadsheet.sources import open_table
 from per_cli.workers import cpu_count, ordered_map
 
 if TYPE_CHECKING:
-    from per_cli.cli.app import App
+    from per_cli.unit_of_work import UnitOfWork
 
 CHUNK = 2000
 
@@ -105,17 +105,18 @@ def _fewer_collections(threshold: int = 20_000) -> Iterator[None]:
 
 
 def enrol_file(
-    app: App,
+    uow: UnitOfWork,
     opts: BulkOptions,
     *,
     on_reject: Reject,
     on_warning: Callable[[int, str], None],
     on_progress: Callable[[Summary], None] | None = None,
 ) -> Summary:
+    """Enrol every row of ``opts.file``; each rejected row goes to ``on_reject`` (and the rejects file)."""
     if opts.on_existing not in ("skip", "update", "fail"):
-        raise InvalidInput("must be skip, update or fail", field="--on-existing")
+        raise InvalidInput("must be skip, update or fail", field="on_existing")
     summary = Summary(dry_run=opts.dry_run, rejects_file=opts.rejects)
-    chunk_size = app.config.get_int("enrolment", "chunk_size", opts.chunk_size, lo=1, hi=50_000)
+    chunk_size = uow.config.get_int("enrolment", "chunk_size", opts.chunk_size, lo=1, hi=50_000)
     with (
         _fewer_collections(),
         open_table(opts.file, encoding=opts.encoding, delimiter=opts.delimiter, sheet=opts.sheet) as table,
@@ -126,17 +127,17 @@ def enrol_file(
             required=("personnummer", "first_name", "last_name"),
         )
         if "unit" not in mapping.values() and not opts.unit:
-            raise InvalidInput("has no unit column (enhet/unit); give --unit CODE for its rows", field="--file")
-        default_unit = validate_unit_code(opts.unit, field="--unit") if opts.unit else None
+            raise InvalidInput("has no unit column (enhet/unit); give --unit CODE for its rows", field="file")
+        default_unit = validate_unit_code(opts.unit, field="default_unit") if opts.unit else None
         fn = partial(
             validate_rows, mapping=mapping, width=len(table.columns), default_unit=default_unit, today=date.today()
         )
         with _validated(_chunks(table.rows(), chunk_size), fn, opts.workers) as validated:
             from per_cli.patients.enrolment.writer import unit_ids, write_chunk  # SQLAlchemy: the workers run meanwhile
 
-            units = unit_ids(app)
+            units = unit_ids(uow)
             if default_unit is not None and default_unit not in units:
-                raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="--unit")
+                raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="default_unit")
             rejects = RejectsWriter.for_table(opts.rejects, table) if opts.rejects else None
             try:
                 seen = _Seen()
@@ -152,7 +153,7 @@ def enrol_file(
                     valid = _screen(results, units, seen, summary, reject, on_warning)
                     if valid:
                         write_chunk(
-                            app, valid, units, summary, reject, on_existing=opts.on_existing, dry_run=opts.dry_run
+                            uow, valid, units, summary, reject, on_existing=opts.on_existing, dry_run=opts.dry_run
                         )
                     if on_progress:
                         on_progress(summary)

@@ -20,10 +20,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
 
 from per_cli.audit.events import Event, record_batch, record_many
-from per_cli.db.faults import translate_db_errors
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
 from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
@@ -31,7 +29,7 @@ from per_cli.patients.enrolment.rows import EnrolRow, Summary
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from per_cli.cli.app import App
+    from per_cli.unit_of_work import UnitOfWork
 
 _EXISTING = (
     "id",
@@ -65,14 +63,14 @@ _INSERT = (
 _UPDATABLE = ("first_name", "last_name", "unit_id", "mobile", "mobile_type", "email", "pal", "comment", "registered_on")
 
 
-def unit_ids(app: App) -> dict[str, int]:
+def unit_ids(uow: UnitOfWork) -> dict[str, int]:
     """Care unit code -> id, as the register has them now."""
-    with app.transaction() as session:
+    with uow.transaction() as session:
         return dict(session.execute(select(CareUnit.code, CareUnit.id)).tuples().all())
 
 
 def write_chunk(
-    app: App,
+    uow: UnitOfWork,
     rows: list[EnrolRow],
     units: Mapping[str, int],
     summary: Summary,
@@ -82,8 +80,7 @@ def write_chunk(
     dry_run: bool,
 ) -> None:
     """Enrol the chunk's new patients and apply ``on_existing`` to the others, counting each row in ``summary``."""
-    app.ensure_schema()
-    with translate_db_errors(), Session(app.engine) as session, session.begin():
+    with uow.transaction() as session:
         conn = session.connection()
         existing = _existing(conn, {c for row in rows for c in row.candidates})
         inserts: list[EnrolRow] = []
@@ -105,8 +102,8 @@ def write_chunk(
             summary.updated += len(updates)
             session.rollback()
             return
-        record_batch(session, app.actor, "patient.enrol", _insert(conn, inserts, units, summary))
-        record_many(session, _update(conn, updates, summary, app.actor))
+        record_batch(session, uow.actor, "patient.enrol", _insert(conn, inserts, units, summary))
+        record_many(session, _update(conn, updates, summary, uow.actor))
 
 
 def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
