@@ -105,7 +105,7 @@ def otp(
 
     password = read_password(password_stdin, "Password")
     started = start_otp(
-        app, personnummer, password, channel=channel, require_file_outbox=code_from_outbox, warn=app.warn
+        app, personnummer, password=password, channel=channel, require_file_outbox=code_from_outbox, warn=app.warn
     )
     for failure in started.failed:
         app.warn(f"not sent: {failure}")
@@ -120,12 +120,13 @@ def otp(
         emit([started.record()], fmt, single=True)
         return
     if code_from_outbox:
-        _complete(app, started.challenge_id, read_code(app, started.challenge_id, started.outbox_files), None, fmt)
+        code = read_code(app, started.challenge_id, files=started.outbox_files)
+        _complete(app, started.challenge_id, code, None, fmt)
         return
     while True:
         typed = click.prompt("One-time code", err=True)
         try:
-            result = complete_otp(app, started.challenge_id, typed)
+            result = complete_otp(app, started.challenge_id, code=typed)
         except InvalidInput as exc:
             app.warn(str(exc))
             continue
@@ -143,7 +144,7 @@ def _complete(app: App, challenge: str, code: str | None, personnummer: str | No
 
     if code is None:
         code = click.prompt("One-time code", err=True)
-    result = complete_otp(app, challenge, code, pnr_text=personnummer)
+    result = complete_otp(app, challenge, code=code, pnr_text=personnummer)
     _emit_login(app, result, fmt, "with a one-time code")
 
 
@@ -168,7 +169,7 @@ def proxy(app: App, personnummer: str, user: str, password_stdin: bool, fmt: str
     from per_cli.login.proxy import proxy_login
 
     password = read_password(password_stdin, f"Password for {user}")
-    result = proxy_login(app, personnummer, user, password)
+    result = proxy_login(app, personnummer, username=user, password=password)
     _emit_login(app, result, fmt, f"through care giver {result.proxy_by}")
 
 
@@ -217,5 +218,5 @@ def bankid(app: App, personnummer: str, no_qr: bool, end_user_ip: str, fmt: str)
     """
     from per_cli.login.bankid import login_bankid
 
-    result = login_bankid(app, personnummer, end_user_ip, display=app.order_display(qr=not no_qr))
+    result = login_bankid(app, personnummer, end_user_ip=end_user_ip, display=app.order_display(qr=not no_qr))
     _emit_login(app, result, fmt, "with BankID")

@@ -61,7 +61,7 @@ def change(app: App, personnummer: str, token: str, password_stdin: bool, fmt: s
     else:
         old = prompt_secret("Old password")
         new = prompt_secret("New password", confirm=True)
-    record = change_password(app, personnummer, token, old, new)
+    record = change_password(app, personnummer, token=token, old=old, new=new)
     ended = record["sessions_ended"]
     app.note(f"Password changed for {record['patient']}." + (f" {ended} other session(s) ended." if ended else ""))
     emit([record], fmt, single=True)
@@ -164,7 +164,7 @@ def send_one(
     from per_cli.cli.output import emit
     from per_cli.passwords.delivery.single import outcome_error, send_password
 
-    delivery = send_password(app, personnummer, channels, verify_caller=verify_caller, warn=app.warn)
+    delivery = send_password(app, personnummer, channels=channels, verify_caller=verify_caller, warn=app.warn)
     record = delivery.record()
     if fmt == "table":
         if delivery.sent_at is not None:

@@ -99,8 +99,8 @@ def client_for(config: Config) -> BankIdClient:
 def login_bankid(
     uow: UnitOfWork,
     pnr_text: str,
-    end_user_ip: str = DEFAULT_END_USER_IP,
     *,
+    end_user_ip: str = DEFAULT_END_USER_IP,
     display: OrderDisplay,
     client: BankIdClient | None = None,
     sleep: Callable[[float], None] = time.sleep,

@@ -161,8 +161,8 @@ def _verify_patient_password(
 def start_otp(
     uow: UnitOfWork,
     pnr_text: str,
-    password: str,
     *,
+    password: str,
     channel: str | None = None,
     require_file_outbox: bool = False,
     warn: Callable[[str], None] | None = None,
@@ -290,7 +290,7 @@ def check_challenge_id(text: str) -> str:
     return challenge_id
 
 
-def complete_otp(uow: UnitOfWork, challenge_id: str, code_text: str, *, pnr_text: str | None = None) -> LoginResult:
+def complete_otp(uow: UnitOfWork, challenge_id: str, *, code: str, pnr_text: str | None = None) -> LoginResult:
     """Step 2: the code for a challenge opens a session; single use, ``max_attempts`` tries, expiry.
 
     A wrong code counts a try on the code and a failure on the patient's account (the lockout counter);
@@ -302,7 +302,7 @@ def complete_otp(uow: UnitOfWork, challenge_id: str, code_text: str, *, pnr_text
     settings = LoginSettings.from_config(uow.config)
     key = otp_key(uow.config)
     challenge_id = check_challenge_id(challenge_id)
-    code = normalise_code(code_text, settings.otp.digits)
+    code = normalise_code(code, settings.otp.digits)
     if pnr_text is not None:
         parse_personnummer(pnr_text)
     limit = settings.otp.max_attempts

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 
-def code_from_outbox(uow: UnitOfWork, challenge_id: str, files: Mapping[str, str] | None = None) -> str:
+def code_from_outbox(uow: UnitOfWork, challenge_id: str, *, files: Mapping[str, str] | None = None) -> str:
     """Read the code of a challenge back from the ``file://`` outbox (CI smoke tests); refused for any other
     transport. Reads the file the send just wrote when known, else the newest message to the patient's
     contact on the challenge's channels."""

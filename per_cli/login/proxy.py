@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 
-def proxy_login(uow: UnitOfWork, pnr_text: str, username: str, password: str) -> LoginResult:
+def proxy_login(uow: UnitOfWork, pnr_text: str, *, username: str, password: str) -> LoginResult:
     """A care giver logs in for a patient of their own unit (source document, "via vårdgivares inloggning").
 
     The care giver's password is verified first (same message for unknown user, wrong password, locked or

@@ -44,7 +44,7 @@ def check_patient_password(
         raise InvalidInput("must not be the personnummer", field=field)
 
 
-def change_password(uow: UnitOfWork, pnr_text: str, token: str, old: str, new: str) -> dict[str, Any]:
+def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new: str) -> dict[str, Any]:
     """Change the patient's password within their own session; returns what the command prints."""
     from per_cli.audit.events import Event, record
     from per_cli.credentials import lockout

@@ -27,7 +27,7 @@ def test_two_verifications_of_one_code_at_the_same_moment_give_one_session(world
     racers = [app(world, f"racer-{n}") for n in range(2)]
     try:
         for _ in range(4):
-            challenge = start_otp(starter, TOLVAN, PASSWORD, channel="sms").challenge_id
+            challenge = start_otp(starter, TOLVAN, password=PASSWORD, channel="sms").challenge_id
             code = world.last_code()
             barrier = threading.Barrier(len(racers))
             outcomes: list[LoginResult | AuthDenied | BaseException] = []
@@ -41,7 +41,7 @@ def test_two_verifications_of_one_code_at_the_same_moment_give_one_session(world
             ) -> None:
                 barrier.wait()
                 try:
-                    outcomes.append(complete_otp(racer, challenge, code))
+                    outcomes.append(complete_otp(racer, challenge, code=code))
                 except BaseException as exc:
                     outcomes.append(exc)
 

@@ -53,8 +53,8 @@ VerifyCaller = Callable[[Caller], Mapping[str, Any] | None]
 def send_password(
     uow: UnitOfWork,
     pnr_text: str,
-    channels: Iterable[str],
     *,
+    channels: Iterable[str],
     verify_caller: VerifyCaller | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Delivery:

@@ -54,7 +54,7 @@ def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: World
     app = _app(desk)
     try:
         with pytest.raises(AuthDenied):
-            send_password(app, "1212121212", ["sms", "email"], verify_caller=refuse)
+            send_password(app, "1212121212", channels=["sms", "email"], verify_caller=refuse)
     finally:
         app.close()
     assert seen == [Caller(seen[0].patient_id, TOLVAN, "NEURO-SU", ("email", "sms"))]
@@ -69,7 +69,7 @@ def test_verify_caller_details_reach_the_audit_event(desk: World) -> None:
 
     app = _app(desk)
     try:
-        delivery = send_password(app, TOLVAN, ["sms"], verify_caller=bankid)
+        delivery = send_password(app, TOLVAN, channels=["sms"], verify_caller=bankid)
     finally:
         app.close()
     assert delivery.status == "sent"
