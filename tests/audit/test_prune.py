@@ -76,6 +76,14 @@ def test_a_lawful_prune_removes_the_old_prefix_and_the_chain_still_verifies(
 ) -> None:
     dry = per("audit", "prune", "--before", "2019-01-01", "--dry-run")
     assert dry.stdout == f"would remove 6 events before 2019-01-01 (events {aged[0]}–{aged[5]}); nothing changed\n"
+    as_json = json.loads(per("audit", "prune", "--before", "2019-01-01", "--dry-run", "--format", "json").stdout)
+    assert as_json == {
+        "before": "2019-01-01",
+        "removed": 6,
+        "first_removed_id": aged[0],
+        "last_removed_id": aged[5],
+        "dry_run": True,
+    }
     assert count(engine) == 13
     chain_from = row(engine, aged[6])["prev_hash"]
     done = per("audit", "prune", "--before", "2019-01-01", extra_env={"PER_ACTOR": "arkivarie"})

@@ -48,6 +48,20 @@ def test_an_empty_log_verifies(per: RunPer) -> None:
     assert per("audit", "verify").stdout == "ok: 0 events, chain intact\n"
 
 
+def test_every_format_gives_the_same_record(per: RunPer, engine: Engine, ten: list[int]) -> None:
+    record = json.loads(per("audit", "verify", "--format", "json").stdout)
+    assert list(record) == ["intact", "events", "broken_at", "reason", "starts_from", "head", "last_id"]
+    assert (record["intact"], record["events"], record["last_id"]) == (True, 10, ten[-1])
+    assert json.loads(per("audit", "verify", "--format", "jsonl").stdout) == record
+    csv_lines = per("audit", "verify", "--format", "csv").stdout.splitlines()
+    assert csv_lines == [",".join(record), f"yes,10,,,{'0' * 64},{record['head']},{ten[-1]}"]
+    assert per("audit", "verify", "--format", "plain").stdout == csv_lines[1].replace(",", "\t") + "\n"
+    set_columns(engine, ten[4], actor="someone.else")
+    broken = per("audit", "verify", "--format", "json")
+    assert broken.exit_code == 1
+    assert json.loads(broken.stdout)["broken_at"] == ten[4] and json.loads(broken.stdout)["intact"] is False
+
+
 def test_a_changed_detail_is_named_end_to_end(per_proc: RunPer, engine: Engine, ten: list[int]) -> None:
     set_columns(engine, ten[4], details='{"changed":["email"],"n":5}')
     result = per_proc("audit", "verify")

@@ -36,6 +36,39 @@ def test_list() -> None:
     assert msis[column - 1 : column + 2] == " 2 "
 
 
+def test_list_in_the_other_formats() -> None:
+    import json
+
+    records = json.loads(invoke(["list", "--format", "json"]).output)
+    msis = {"code": "MSIS-29", "version": "2", "items": 29, "scores": 4, "origin": "shipped"}
+    assert list(records[3]) == ["code", "name", "version", "items", "scores", "origin"]
+    assert {k: v for k, v in records[3].items() if k != "name"} == msis
+    lines = invoke(["list", "--format", "csv"]).output.splitlines()
+    assert lines[0] == "code,name,version,items,scores,origin" and lines[4].endswith(",2,29,4,shipped")
+    assert invoke(["list", "--format", "plain"]).output.splitlines()[0].split("\t")[0] == "EQ-5D-5L"
+
+
+def test_show_in_the_other_formats() -> None:
+    import json
+
+    detail = json.loads(invoke(["show", "msis-29", "--format", "json"]).output)
+    assert (detail["code"], len(detail["items"]), len(detail["scores"])) == ("MSIS-29", 29, 4)
+    item = {"id": "1", "label": "", "answers": "1–4", "missing_allowed": False, "missing_score": None}
+    assert detail["items"][0] == item
+    rows = invoke(["show", "msis-29", "--format", "csv"]).output.splitlines()
+    assert rows[0] == "scale,version,id,label,answers,missing_allowed,missing_score"
+    assert rows[1:3] == ["MSIS-29,2,1,,1–4,no,", "MSIS-29,2,2,,1–4,no,"] and len(rows) == 30
+    lines = [json.loads(line) for line in invoke(["show", "PDQ-39", "--format", "jsonl"]).output.splitlines()]
+    assert len(lines) == 39 and lines[27]["missing_allowed"] is True and lines[27]["scale"] == "PDQ-39"
+
+
+def test_format_choices_are_the_shared_ones() -> None:
+    from commands.scale import _FORMATS
+    from per_cli.cli.output import FORMATS
+
+    assert _FORMATS == FORMATS
+
+
 def test_list_with_extra_dir_from_environment(
     monkeypatch: pytest.MonkeyPatch, write_scale: WriteScale, extra_dir: Path
 ) -> None:

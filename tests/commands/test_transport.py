@@ -43,6 +43,24 @@ def test_email_through_file_transport(tmp_path: Path) -> None:
     assert record["subject"] == "per: testmeddelande / test message"
 
 
+def test_the_answer_as_a_record(tmp_path: Path) -> None:
+    env = {**ENV_CLEAR, "PER_EMAIL_TRANSPORT": f"file://{tmp_path}"}
+    result = invoke(["test", "--email", "tolvan@tolv.se", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    [written] = tmp_path.glob("*.json")
+    assert record == {
+        "transport": f"file://{tmp_path}",
+        "channel": "email",
+        "to": "tolvan@tolv.se",
+        "status": "sent",
+        "provider_id": written.stem,
+        "error": None,
+        "detail": record["detail"],
+    }
+    assert isinstance(record["detail"], dict)
+
+
 def test_sms_number_is_normalised_and_answer_shown(elks_gateway: Gateway) -> None:
     env = {**ENV_CLEAR, "PER_SMS_TRANSPORT": elks_gateway.url()}
     result = invoke(["test", "--sms", "070-174 06 05"], env=env)

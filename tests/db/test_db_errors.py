@@ -6,6 +6,7 @@ exist on the real server, a server that refuses the password, and SQLite paths t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
@@ -69,7 +70,7 @@ def password_refused() -> Iterator[int]:
             read(conn, 1)
             (length,) = struct.unpack("!i", read(conn, 4))
             read(conn, length - 4)  # the password: wrong, whatever it is
-            fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"per\"\0\0"
+            fields = b'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "per"\0\0'
             conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
 
     def accept() -> None:
@@ -78,10 +79,8 @@ def password_refused() -> Iterator[int]:
                 conn, _ = server.accept()
             except OSError:
                 return
-            try:
+            with contextlib.suppress(ConnectionError, OSError, struct.error):
                 serve(conn)
-            except (ConnectionError, OSError, struct.error):
-                pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()

@@ -54,6 +54,24 @@ def test_outdated_schema_stops_every_command_naming_db_upgrade(per: RunPer, db_u
     assert per("db", "upgrade").stdout == "Already at revision 0004.\n"
 
 
+def test_db_commands_print_records_in_every_format(per: RunPer, db_url: str) -> None:
+    import json
+
+    engine = make_engine(db_url)
+    schema.upgrade(engine, "0003")
+    engine.dispose()
+    outdated = per("db", "current", "--format", "json")
+    assert outdated.exit_code == 1 and json.loads(outdated.stdout) == {
+        "revision": "0003",
+        "head": "0004",
+        "current": False,
+    }
+    upgraded = per("db", "upgrade", "--format", "jsonl")
+    assert json.loads(upgraded.stdout) == {"before": "0003", "after": "0004", "upgraded": True}
+    assert per("db", "upgrade", "--format", "csv").stdout == "before,after,upgraded\n0004,0004,no\n"
+    assert per("db", "current", "--format", "tsv").stdout == "revision\thead\tcurrent\n0004\t0004\tyes\n"
+
+
 def test_a_newer_schema_is_refused(per: RunPer, db_url: str) -> None:
     engine = make_engine(db_url)
     schema.upgrade(engine)
