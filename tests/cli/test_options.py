@@ -82,3 +82,28 @@ def test_period_through_a_real_command(tmp_path: Path) -> None:
         "Error: --since: not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): 'tomorrow'\n",
     )
     assert not (tmp_path / "per.db").exists()
+
+
+def test_every_command_that_prints_records_has_every_format() -> None:
+    from per_cli.cli import cli
+    from per_cli.cli.output import FORMATS
+
+    def leaves(command: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+        if not isinstance(command, click.Group):
+            return [(path, command)]
+        ctx = click.Context(command)
+        found = []
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            found += leaves(sub, (*path, name))
+        return found
+
+    without = {("bankid", "simulator"), ("completion",)}  # a server's address, a shell script: no records
+    formats = {}
+    for path, command in leaves(cli, ()):
+        option = next((p for p in command.params if isinstance(p, click.Option) and "--format" in p.opts), None)
+        formats[path] = tuple(option.type.choices) if option and isinstance(option.type, click.Choice) else None
+    assert {path for path, choices in formats.items() if choices is None} == without
+    assert {choices for choices in formats.values() if choices is not None} == {FORMATS}
+    assert len(formats) > 30
