@@ -42,7 +42,7 @@ def clear_cache() -> None:
 
 
 def extra_dir_for(obj: object | None) -> Path | None:
-    """The extra catalogue directory for the app in ``ctx.obj``, or from the environment without one.
+    """The extra catalogue directory for an app (anything with a ``config``), or from the environment without one.
 
     ``PER_SCALES_DIR`` wins over ``[scales] extra_dir`` in the config file (the README's order of precedence). A
     relative path in the config file is taken relative to that file, so the file can travel with its directory.
@@ -70,7 +70,7 @@ def extra_dir_for(obj: object | None) -> Path | None:
 
 
 def catalogue_for(obj: object | None) -> Catalogue:
-    """The catalogue as configured for the app in ``ctx.obj`` (shipped plus the configured extra directory)."""
+    """The catalogue as configured for an app or unit of work (shipped plus the configured extra directory)."""
     return load_catalogue(extra_dir_for(obj))
 
 
