@@ -25,10 +25,8 @@ import pytest
 from click.testing import CliRunner
 
 from per_cli.bankid.simulator import Simulator
-from tests.bankid.conftest import make_sim as make_sim
-from tests.bankid.conftest import pki_dir as pki_dir
-from tests.conftest import PER, TOLVAN, Run
-from tests.patients.enrolment.generate import write_csv
+from tests.helpers.enrolment_rows import write_csv
+from tests.helpers.per import PER, TOLVAN, Run
 
 OTHER = "200001012384"
 PASSWORD = "Tolvans-första-lösen"
@@ -43,7 +41,7 @@ def masked(text: str) -> str:
 
 
 @dataclass
-class World:
+class Sandbox:
     """One fresh SQLite database and config: a unit, Tolvan enrolled with a password, a care giver."""
 
     dir: Path
@@ -107,37 +105,37 @@ class World:
             )
 
 
-Setup = Callable[[World], dict[str, str]]
+Setup = Callable[[Sandbox], dict[str, str]]
 
 
-def _nothing(world: World) -> dict[str, str]:
+def _nothing(world: Sandbox) -> dict[str, str]:
     return {}
 
 
-def _rows_to_enrol(world: World) -> dict[str, str]:
+def _rows_to_enrol(world: Sandbox) -> dict[str, str]:
     (world.dir / "patienter.csv").write_text(
         "personnummer;förnamn;efternamn\n200001012384;Anna;Andersson\n191212121213;Fel;Siffra\n", encoding="utf-8"
     )
     return {}
 
 
-def _list_to_send(world: World) -> dict[str, str]:
+def _list_to_send(world: Sandbox) -> dict[str, str]:
     (world.dir / "lista.txt").write_text(f"{TOLVAN}\n19121212-1213\n", encoding="utf-8")
     return {}
 
 
-def _long_sms(world: World) -> dict[str, str]:
+def _long_sms(world: Sandbox) -> dict[str, str]:
     world.configure(messages={"password_sms": "Ditt lösenord: {password}. " + "Välkommen till PER! " * 8})
     return {}
 
 
-def _logged_in(world: World) -> dict[str, str]:
+def _logged_in(world: Sandbox) -> dict[str, str]:
     login = world.ok("login", "otp", TOLVAN, "--password-stdin", "--code-from-outbox", "--format", "json",
                      input=PASSWORD + "\n")  # fmt: skip
     return {"PER_SESSION": json.loads(login.stdout)["token"]}
 
 
-def _registered(world: World) -> dict[str, str]:
+def _registered(world: Sandbox) -> dict[str, str]:
     world.ok("registration", "new", TOLVAN, "--scales", "EQ-5D-5L")
     return {}
 
@@ -148,7 +146,7 @@ class Case:
     setup: Setup = _nothing
     input: str | None = None
 
-    def argv(self, world: World) -> list[str]:
+    def argv(self, world: Sandbox) -> list[str]:
         return [arg.format(dir=world.dir) for arg in self.args]
 
 
@@ -204,9 +202,9 @@ def simulator(make_sim: Callable[..., Simulator]) -> Simulator:
     return make_sim(polls=1)
 
 
-def _world(path: Path, case: Case, sim: Simulator) -> tuple[World, dict[str, str]]:
+def _world(path: Path, case: Case, sim: Simulator) -> tuple[Sandbox, dict[str, str]]:
     path.mkdir()
-    world = World(path)
+    world = Sandbox(path)
     world.build()
     world.configure(bankid={**sim.config_section(), "poll_interval": 0.01})
     return world, case.setup(world)
@@ -231,7 +229,7 @@ def test_quiet_leaves_only_errors_on_stderr_and_stdout_unchanged(
 def test_quiet_draws_no_progress_on_a_terminal(tmp_path: Path) -> None:
     import pty
 
-    world = World(tmp_path)
+    world = Sandbox(tmp_path)
     world.build()
     world.configure(enrolment={"chunk_size": 100})
     path = write_csv(tmp_path / "p.csv", 300)

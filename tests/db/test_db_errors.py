@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PER, PG_ENV
-from tests.transports.conftest import free_port
+from tests.conftest import PG_ENV
+from tests.helpers.per import PER
+from tests.helpers.servers import free_port
 
 COMMANDS = [["db", "upgrade"], ["db", "current"]]
 _SSL_REQUEST, _GSS_REQUEST = 80877103, 80877104
