@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from per_cli.config import Config
 from per_cli.db.models import AuditEvent, CareUnit
 from per_cli.errors import ConfigError
-from per_cli.patients.register import find_patient
+from per_cli.rights.tombstones import find_subject
 
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
@@ -54,6 +54,19 @@ PHRASES: Mapping[str, tuple[str, str]] = {
     ),
     "audit.list": ("läste loggen över åtkomst till dina uppgifter", "read the log of access to your data"),
     "audit.extract": ("tog fram ett loggutdrag om dig", "produced a log extract about you"),
+    "patient.extract": (
+        "tog fram ett registerutdrag med allt registret har om dig",
+        "produced a register extract of everything the registry holds about you",
+    ),
+    "patient.erase_preview": (
+        "gick igenom vilka uppgifter om dig som skulle raderas",
+        "reviewed which of your data would be erased",
+    ),
+    "patient.erase": ("raderade dina uppgifter ur registret", "erased your data from the registry"),
+    "patient.objections": (
+        "såg dig i förteckningen över raderade och invändningar",
+        "saw you in the list of erasures and objections",
+    ),
 }
 
 OUTCOMES: Mapping[str, tuple[str, str]] = {
@@ -127,20 +140,49 @@ def _extract(
 ) -> list[dict[str, Any]]:
     from per_cli.audit.events import Event, record
 
-    patient = find_patient(session, personnummer)
+    subject = find_subject(session, personnummer)  # an erased patient has the right to the extract too
+    records = access_log(session, subject.ids, language, since, until)
+    unit_code = (
+        session.execute(select(CareUnit.code).where(CareUnit.id == subject.patient.unit_id)).scalar()
+        if subject.patient
+        else None
+    )
+    details: dict[str, Any] = {"events": len(records), "language": language}
+    if since:
+        details["since"] = since.isoformat()
+    if until:
+        details["until"] = until.isoformat()
+    record(
+        session,
+        Event(actor=actor, action="audit.extract", patient_id=subject.patient_id, unit_code=unit_code, details=details),
+    )
+    return records
+
+
+def access_log(
+    session: Session,
+    patient_ids: Sequence[int],
+    language: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The events about these patient ids (one person's, erased ones too), oldest first, worded for the patient.
+
+    Shared by ``audit extract`` and the register extract (``per patient extract``); the caller audits.
+    """
     query = (
         select(
             AuditEvent.at, AuditEvent.unit_code, CareUnit.name, AuditEvent.actor, AuditEvent.action, AuditEvent.outcome
         )
         .outerjoin(CareUnit, CareUnit.code == AuditEvent.unit_code)
-        .where(AuditEvent.patient_id == patient.id)
+        .where(AuditEvent.patient_id.in_(patient_ids))
         .order_by(AuditEvent.id)
     )
     if since:
         query = query.where(AuditEvent.at >= since)
     if until:
         query = query.where(AuditEvent.at < until)
-    records = [
+    return [
         {
             "when": at.astimezone().replace(microsecond=0),
             "care_unit": name or code,
@@ -150,16 +192,6 @@ def _extract(
         }
         for at, code, name, who, action, outcome in session.execute(query).tuples()
     ]
-    unit_code = session.execute(select(CareUnit.code).where(CareUnit.id == patient.unit_id)).scalar()
-    details: dict[str, Any] = {"events": len(records), "language": language}
-    if since:
-        details["since"] = since.isoformat()
-    if until:
-        details["until"] = until.isoformat()
-    record(
-        session, Event(actor=actor, action="audit.extract", patient_id=patient.id, unit_code=unit_code, details=details)
-    )
-    return records
 
 
 def for_table(records: Sequence[Mapping[str, Any]], language: str) -> list[dict[str, Any]]:

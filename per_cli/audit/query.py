@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from per_cli.db.models import AuditEvent, Patient
-from per_cli.patients.register import display_pnr, find_patient
+from per_cli.db.models import AuditEvent, Patient, PatientErasure
+from per_cli.patients.register import display_pnr
+from per_cli.rights.tombstones import find_subject
 
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
@@ -28,14 +29,18 @@ class AuditFilter:
 
 
 def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEvent, str | None]], int | None]:
-    # an outer join: the personnummer is None for events without a patient
-    query: Select[tuple[AuditEvent, str | None]] = select(  # type: ignore[assignment]
-        AuditEvent, Patient.personnummer
-    ).outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+    # outer joins: the personnummer is None for events without a patient; an erased patient's events keep their
+    # patient_id, and the tombstone names them
+    query: Select[tuple[AuditEvent, str | None]] = (
+        select(AuditEvent, func.coalesce(Patient.personnummer, PatientErasure.personnummer))  # type: ignore[assignment]
+        .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+        .outerjoin(PatientErasure, PatientErasure.patient_id == AuditEvent.patient_id)
+    )
     patient_id = None
     if flt.patient:
-        patient_id = find_patient(session, flt.patient, fld="patient").id
-        query = query.where(AuditEvent.patient_id == patient_id)
+        subject = find_subject(session, flt.patient, fld="patient")
+        patient_id = subject.patient_id
+        query = query.where(AuditEvent.patient_id.in_(subject.ids))
     if flt.actor:
         query = query.where(AuditEvent.actor == flt.actor)
     if flt.action:

@@ -65,12 +65,12 @@ def _flag(param: click.Parameter | None) -> str:
 # --- --format ---
 
 
-def format_option(default: str = "table") -> Callable[[F], F]:
-    """``--format``, the same choices everywhere records are printed."""
+def format_option(default: str = "table", *, choices: tuple[str, ...] = FORMATS) -> Callable[[F], F]:
+    """``--format``, the same choices everywhere records are printed (a document adds ``xlsx``)."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(choices),
         default=default,
         show_default=True,
         help="Output format for records on stdout.",

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 FORMATS = ("table", "json", "jsonl", "csv", "tsv", "plain")
+#: a document of several record sets can also be a workbook (``per_cli.cli.document``)
+DOCUMENT_FORMATS = (*FORMATS, "xlsx")
 
 Record = Mapping[str, Any]
 
@@ -82,3 +84,8 @@ def emit(records: Sequence[Record], fmt: str = "table", **kwargs: Any) -> None:
 
     sys.stdout.write(render(records, fmt, **kwargs))
     sys.stdout.flush()
+
+
+#: the cell text and the JSON conversions, for documents of several record sets (``per_cli.cli.document``)
+cell = _cell
+json_default = _json_default

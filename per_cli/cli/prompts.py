@@ -46,3 +46,15 @@ def token_argument(value: str) -> str:
     if value == "-":
         return stdin_lines(1, what="the session token", option="TOKEN -")[0].strip()
     return value.strip()
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def confirm(lines: list[str], question: str) -> bool:
+    """Show ``lines`` and ask ``question`` on stderr; only an explicit yes is a yes."""
+    for line in lines:
+        click.echo(line, err=True)
+    return bool(click.confirm(question, default=False, err=True))

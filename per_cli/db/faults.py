@@ -21,3 +21,15 @@ def translate_db_errors() -> Iterator[None]:
                 "database is locked by another writer; nothing was changed, try again", field="database"
             ) from None
         raise PerError(f"cannot use the database: {text}", field="database") from None
+    except exc.IntegrityError as error:
+        if not _foreign_key_violation(error):
+            raise
+        # e.g. a registration started for a patient erased while it was being written (README, "Patients' rights")
+        raise PerError(
+            "what this refers to was removed meanwhile (was the patient erased?); nothing was changed",
+            field="database",
+        ) from None
+
+
+def _foreign_key_violation(error: exc.IntegrityError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == "23503" or "FOREIGN KEY constraint failed" in str(error.orig)

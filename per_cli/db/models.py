@@ -198,6 +198,23 @@ class RegistrationPart(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class PatientErasure(Base):
+    """The tombstone an erasure leaves (README, "Patients' rights"): who was erased, when and why.
+
+    ``patient_id`` is the erased patient's former id: the access log keeps it, so the log still names whom an
+    event was about, and no later patient is ever given it. The personnummer is canonical (12 digits); one
+    person may have several tombstones (erased, enrolled again with ``--override-objection``, erased again).
+    """
+
+    __tablename__ = "patient_erasure"
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    personnummer: Mapped[str] = mapped_column(String(12), index=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    erased_by: Mapped[str] = mapped_column(String(200))
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, typed as such (for the Core inserts of bulk paths)."""
     return cast(Table, model.__table__)

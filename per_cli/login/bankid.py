@@ -327,7 +327,16 @@ def _issue(
         raise Refusal("identity_mismatch", BANKID_DENIED, **where)
     if patient.excluded_on is not None:
         raise Refusal("excluded", BANKID_DENIED, **where)
-    return issue_session(session, uow.actor, patient, where["unit_code"], "bankid", settings.sessions, details=details)
+    return issue_session(
+        session,
+        uow.actor,
+        patient,
+        where["unit_code"],
+        "bankid",
+        settings.sessions,
+        details=details,
+        denied=BANKID_DENIED,
+    )
 
 
 def caller_check(uow: UnitOfWork, *, on_message: Callable[[str], None] | None = None) -> VerifyCaller:

@@ -59,16 +59,26 @@ def issue_session(
     challenge_id: str | None = None,
     details: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    denied: str,
 ) -> LoginResult:
     """Create a session and audit ``login.<method>`` (outcome ``ok``) in the caller's transaction.
 
     For every login method (the BankID flow too): the caller has checked who the patient is and that they may
-    log in; ``details`` adds method-specific audit details (no secrets).
+    log in; ``details`` adds method-specific audit details (no secrets). A patient erased meanwhile is refused
+    with the method's own ``denied`` text, like any unknown patient.
     """
     from per_cli.audit.events import Event, record
     from per_cli.credentials.sessions import create_session
-    from per_cli.patients.register import display_pnr
+    from per_cli.patients.register import display_pnr, lock_enrolled
 
+    if not lock_enrolled(session, [patient.id]):
+        raise Refusal(
+            "erased",
+            denied,
+            patient_id=patient.id,
+            unit_code=unit_code,
+            details={**(details or {}), "erased_meanwhile": True},
+        )
     now = now or utcnow()
     token, row = create_session(
         session, patient, method, settings, caregiver=caregiver, challenge_id=challenge_id, now=now

@@ -31,7 +31,16 @@ from per_cli.credentials import lockout
 from per_cli.db.models import OtpChallenge, Patient, PatientCredential, utcnow
 from per_cli.errors import DeliveryFailed, InvalidInput
 from per_cli.login.issue import LoginResult, issue_session, resolve_patient, unit_code_of
-from per_cli.login.refusals import CODE_DENIED, LOCKED, PASSWORD_DENIED, LoginSettings, Refusal, refuse
+from per_cli.login.refusals import (
+    CODE_DENIED,
+    LOCKED,
+    PASSWORD_DENIED,
+    LoginSettings,
+    Refusal,
+    refusals_recorded,
+    refuse,
+)
+from per_cli.patients.register import lock_enrolled
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -232,7 +241,9 @@ def start_otp(
         refuse(uow, "login.otp", undelivered, settings.lockout)
     channels = tuple(r.channel for r in sent)
     expires_at = now + timedelta(seconds=settings.otp.ttl_seconds)
-    with uow.transaction() as session:
+    with refusals_recorded(uow, "login.otp", settings.lockout), uow.transaction() as session:
+        if not lock_enrolled(session, [patient_id]):  # erased since the password was checked: store nothing
+            raise Refusal("erased", PASSWORD_DENIED, **where, details={"step": "password", "erased_meanwhile": True})
         superseded = session.execute(
             update(OtpChallenge)
             .where(
@@ -374,6 +385,7 @@ def complete_otp(uow: UnitOfWork, challenge_id: str, *, code: str, pnr_text: str
                     challenge_id=challenge_id,
                     details={**step, "channels": challenge.channels},
                     now=now,
+                    denied=CODE_DENIED,
                 )
         except IntegrityError:  # the unique challenge_id: another verification won after all
             raise Refusal("code_used", CODE_DENIED, details=step) from None

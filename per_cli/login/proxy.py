@@ -74,7 +74,16 @@ def proxy_login(uow: UnitOfWork, pnr_text: str, *, username: str, password: str)
                 raise Refusal("excluded", denied, **where, details=who)
             lockout.clear_caregiver(session, cg.id)
             return issue_session(
-                session, uow.actor, patient, cg_unit, "proxy", settings.sessions, caregiver=cg, details=who, now=now
+                session,
+                uow.actor,
+                patient,
+                cg_unit,
+                "proxy",
+                settings.sessions,
+                caregiver=cg,
+                details=who,
+                now=now,
+                denied=denied,
             )
     except Refusal as refusal:
         refuse(uow, "login.proxy", refusal, settings.lockout)

@@ -11,7 +11,8 @@ wrong password, locked account, excluded patient and a patient without a passwor
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -147,3 +148,12 @@ def refuse(uow: UnitOfWork, action: str, refusal: Refusal, policy: LockoutPolicy
             tries_left,
         )
     raise AuthDenied(refusal.message)
+
+
+@contextmanager
+def refusals_recorded(uow: UnitOfWork, action: str, policy: LockoutPolicy) -> Iterator[None]:
+    """Around a transaction: a :class:`Refusal` raised in it is recorded and raised by :func:`refuse`."""
+    try:
+        yield
+    except Refusal as refusal:
+        refuse(uow, action, refusal, policy)

@@ -196,3 +196,15 @@ def validate_change(change: ProfileChange) -> tuple[dict[str, Any], list[str]]:
     if change.comment is not None:
         values["comment"] = optional_text(change.comment, "comment", 2000)
     return values, warnings
+
+
+def override_reason(value: str | None) -> str | None:
+    """Staff's reason for enrolling an erased or objecting person all the same (it goes to the access log)."""
+    if value is None:
+        return None
+    reason = optional_text(value, "override_reason", 2000)
+    if reason is None:
+        raise InvalidInput("must not be empty: say why the objection is overridden", field="override_reason")
+    if not reason.isprintable():
+        raise InvalidInput("contains control characters", field="override_reason")
+    return reason

@@ -6,7 +6,7 @@ first, open their own transaction and write their audit event in it. Nothing her
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +21,12 @@ from per_cli.patients.fields import (
     PatientData,
     ProfileChange,
     optional_text,
+    override_reason,
     parse_date,
     validate_change,
     validate_patient,
 )
+from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment_lock, next_patient_id, tombstones
 
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
@@ -37,12 +39,30 @@ def find_existing(session: Session, candidates: Sequence[str]) -> list[Patient]:
 def find_patient(session: Session, text: str, *, fld: str = "personnummer") -> Patient:
     """The registered patient a typed number names; a 10-digit number is resolved against the register."""
     parsed = parse_personnummer(text)
-    matches = find_existing(session, [c.canonical for c in parsed.candidates])
+    candidates = [c.canonical for c in parsed.candidates]
+    matches = find_existing(session, candidates)
     if not matches:
-        raise NotFound("no patient with this personnummer is enrolled", field=fld)
+        erased = first_tombstone(tombstones(session.connection(), candidates), candidates)
+        when = f" (erased on {erased.erased_on.isoformat()}; see `per patient objections`)" if erased else ""
+        raise NotFound(f"no patient with this personnummer is enrolled{when}", field=fld)
     if len(matches) > 1:
         raise Conflict("these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)", field=fld)
     return matches[0]
+
+
+def lock_enrolled(session: Session, patient_ids: Iterable[int]) -> set[int]:
+    """Which of these patients are still enrolled, kept so until the transaction ends.
+
+    For writers that read the patient in an earlier transaction or without a lock (a login, a code or a
+    password sent): on PostgreSQL the rows' ``FOR KEY SHARE`` lock (the one a foreign key takes) makes an
+    erasure wait for this transaction, or this wait for the erasure and then find no patient. SQLite runs one
+    writer at a time. Rows are locked in id order, as every bulk writer does.
+    """
+    wanted = sorted(set(patient_ids))
+    if not wanted:
+        return set()
+    query = select(Patient.id).where(Patient.id.in_(wanted)).order_by(Patient.id)
+    return set(session.execute(query.with_for_update(read=True, key_share=True)).scalars())
 
 
 def new_patient(data: PatientData, unit_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -65,17 +85,30 @@ def new_patient(data: PatientData, unit_id: int, now: datetime | None = None) ->
     }
 
 
-def enrol(session: Session, data: PatientData, unit: CareUnit) -> Patient:
+def enrol(
+    session: Session, data: PatientData, unit: CareUnit, *, override: bool = False
+) -> tuple[Patient, Tombstone | None]:
+    """Insert the patient; returns it and the tombstone overridden (``override``), if there is one.
+
+    The caller holds the enrolment lock (``hold_enrolment_lock``), so an erasure cannot slip in between the
+    checks and the insert.
+    """
     if find_existing(session, data.candidates):
         raise Conflict("this patient is already enrolled", field="personnummer")
+    conn = session.connection()
+    erased = first_tombstone(tombstones(conn, data.candidates), data.candidates)
+    if erased is not None and not override:
+        raise Conflict(erased.refusal(), field="personnummer")
     patient = Patient(**new_patient(data, unit.id))
+    if conn.dialect.name == "sqlite":
+        patient.id = next_patient_id(conn)
     session.add(patient)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
         raise Conflict("this patient is already enrolled", field="personnummer") from None
-    return patient
+    return patient, erased
 
 
 def apply_change(patient: Patient, values: Mapping[str, Any]) -> list[str]:
@@ -180,8 +213,13 @@ def enrol_one(
     pal: str | None = None,
     registered_on: str | None = None,
     comment: str | None = None,
+    override_objection: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Enrol one patient as typed; returns the patient as printed and the warnings (a landline as mobile …)."""
+    """Enrol one patient as typed; returns the patient as printed and the warnings (a landline as mobile …).
+
+    An erased or objecting personnummer is refused unless ``override_objection`` gives staff's reason, which
+    the ``patient.enrol`` event then records with the erasure it overrides.
+    """
     from per_cli.patients.units import get_unit
 
     raw = {
@@ -196,11 +234,19 @@ def enrol_one(
         "comment": comment,
     }
     data = validate_patient(raw)
+    reason = override_reason(override_objection)
     with uow.transaction() as session:
+        hold_enrolment_lock(session, exclusive=False)
         care_unit = get_unit(session, data.unit)
-        patient = enrol(session, data, care_unit)
-        _audit(session, uow.actor, "patient.enrol", patient, care_unit.code, {"source": "single"})
-        return patient_record(patient, care_unit.code), list(data.warnings)
+        patient, erased = enrol(session, data, care_unit, override=reason is not None)
+        details: dict[str, Any] = {"source": "single"}
+        warnings = list(data.warnings)
+        if erased is not None:
+            details.update(override_objection=reason, erased_on=erased.erased_on.isoformat())
+        elif reason is not None:
+            warnings.append("--override-objection: this personnummer has no objection on record; enrolled as usual")
+        _audit(session, uow.actor, "patient.enrol", patient, care_unit.code, details)
+        return patient_record(patient, care_unit.code), warnings
 
 
 def show_patient(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def test_the_lazy_table_and_the_command_modules_agree() -> None:
     for name, (module, _) in COMMANDS.items():
         command = cli.get_command(click.Context(cli), name)
         assert command is not None and command.name == name, module
-    modules = {p.stem for p in Path(commands.__path__[0]).glob("*.py") if p.stem != "__init__"}
+    folder = Path(commands.__path__[0])
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.parent.name for p in folder.glob("*/__init__.py")}  # a group grown into a package
     assert modules == {module.rpartition(".")[2] for module, _ in COMMANDS.values()}
 
 

@@ -44,14 +44,14 @@ def test_outdated_schema_stops_every_command_naming_db_upgrade(per: RunPer, db_u
     engine.dispose()
     result = per("unit", "list")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: database: schema is at revision 0001, this per needs 0004: run `per db upgrade`\n")
+    assert result.stderr == (f"Error: database: schema is at revision 0001, this per needs {schema.HEAD}: run `per db upgrade`\n")
     current = per("db", "current")
-    assert (current.exit_code, current.stdout) == (1, "0001 (this per needs 0004)\n")
+    assert (current.exit_code, current.stdout) == (1, f"0001 (this per needs {schema.HEAD})\n")
     upgraded = per("db", "upgrade")
-    assert (upgraded.exit_code, upgraded.stdout) == (0, "Upgraded from 0001 to revision 0004.\n")
+    assert (upgraded.exit_code, upgraded.stdout) == (0, f"Upgraded from 0001 to revision {schema.HEAD}.\n")
     assert per("unit", "list").exit_code == 0
-    assert per("db", "current").stdout == "0004 (current)\n"
-    assert per("db", "upgrade").stdout == "Already at revision 0004.\n"
+    assert per("db", "current").stdout == f"{schema.HEAD} (current)\n"
+    assert per("db", "upgrade").stdout == f"Already at revision {schema.HEAD}.\n"
 
 
 def test_db_commands_print_records_in_every_format(per: RunPer, db_url: str) -> None:
@@ -63,13 +63,13 @@ def test_db_commands_print_records_in_every_format(per: RunPer, db_url: str) -> 
     outdated = per("db", "current", "--format", "json")
     assert outdated.exit_code == 1 and json.loads(outdated.stdout) == {
         "revision": "0003",
-        "head": "0004",
+        "head": schema.HEAD,
         "current": False,
     }
     upgraded = per("db", "upgrade", "--format", "jsonl")
-    assert json.loads(upgraded.stdout) == {"before": "0003", "after": "0004", "upgraded": True}
-    assert per("db", "upgrade", "--format", "csv").stdout == "before,after,upgraded\n0004,0004,no\n"
-    assert per("db", "current", "--format", "tsv").stdout == "revision\thead\tcurrent\n0004\t0004\tyes\n"
+    assert json.loads(upgraded.stdout) == {"before": "0003", "after": schema.HEAD, "upgraded": True}
+    assert per("db", "upgrade", "--format", "csv").stdout == f"before,after,upgraded\n{schema.HEAD},{schema.HEAD},no\n"
+    assert per("db", "current", "--format", "tsv").stdout == f"revision\thead\tcurrent\n{schema.HEAD}\t{schema.HEAD}\tyes\n"
 
 
 def test_a_newer_schema_is_refused(per: RunPer, db_url: str) -> None:

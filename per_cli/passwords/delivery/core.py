@@ -312,8 +312,11 @@ def store(
     channels and their statuses, never the password).
     """
     from per_cli.audit.events import Event, record_many
+    from per_cli.patients.register import lock_enrolled
 
     now = utcnow()
+    # a patient erased while the message was on its way keeps nothing but the audit event of the send
+    enrolled = lock_enrolled(session, [d.target.patient_id for d in deliveries])
     credentials = [
         {
             "patient_id": d.target.patient_id,
@@ -326,7 +329,7 @@ def store(
             "last_sent_to": d.sent_to,
         }
         for d in deliveries
-        if d.sent_at is not None and d.password_hash is not None
+        if d.sent_at is not None and d.password_hash is not None and d.target.patient_id in enrolled
     ]
     if credentials:  # in patient order: two bulk runs over overlapping lists lock rows alike and cannot deadlock
         _upsert_credentials(session, sorted(credentials, key=lambda row: int(row["patient_id"])))
@@ -342,6 +345,7 @@ def store(
             "created_at": d.sent_at or now,
         }
         for d in deliveries
+        if d.target.patient_id in enrolled
         for r in d.results
     ]
     if rows:

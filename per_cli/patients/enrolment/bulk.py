@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from per_cli.errors import InvalidInput
 from per_cli.patients.enrolment.rows import EnrolRow, RejectedRow, RowResult, Summary, validate_rows
-from per_cli.patients.fields import validate_unit_code
+from per_cli.patients.fields import override_reason, validate_unit_code
 from per_cli.spreadsheet.headers import map_headers
 from per_cli.spreadsheet.rejects import RejectsWriter
 from per_cli.spreadsheet.sources import open_table
@@ -41,6 +41,7 @@ class BulkOptions:
     delimiter: str | None = None
     sheet: str | None = None
     ignore_unknown_columns: bool = False
+    override_objection: str | None = None  # staff's reason to enrol erased or objecting people all the same
     chunk_size: int = CHUNK
     workers: int | None = None  # validation processes; 0: validate inline; None: one per core but the main one
 
@@ -115,6 +116,7 @@ def enrol_file(
     """Enrol every row of ``opts.file``; each rejected row goes to ``on_reject`` (and the rejects file)."""
     if opts.on_existing not in ("skip", "update", "fail"):
         raise InvalidInput("must be skip, update or fail", field="on_existing")
+    override = override_reason(opts.override_objection)
     summary = Summary(dry_run=opts.dry_run, rejects_file=opts.rejects)
     chunk_size = uow.config.get_int("enrolment", "chunk_size", opts.chunk_size, lo=1, hi=50_000)
     with (
@@ -153,7 +155,14 @@ def enrol_file(
                     valid = _screen(results, units, seen, summary, reject, on_warning)
                     if valid:
                         write_chunk(
-                            uow, valid, units, summary, reject, on_existing=opts.on_existing, dry_run=opts.dry_run
+                            uow,
+                            valid,
+                            units,
+                            summary,
+                            reject,
+                            on_existing=opts.on_existing,
+                            dry_run=opts.dry_run,
+                            override_objection=override,
                         )
                     if on_progress:
                         on_progress(summary)

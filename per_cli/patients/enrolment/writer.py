@@ -25,6 +25,7 @@ from per_cli.audit.events import Event, record_batch, record_many
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
 from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
+from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment_lock, next_patient_id, tombstones
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -78,17 +79,32 @@ def write_chunk(
     *,
     on_existing: str,
     dry_run: bool,
+    override_objection: str | None = None,
 ) -> None:
-    """Enrol the chunk's new patients and apply ``on_existing`` to the others, counting each row in ``summary``."""
+    """Enrol the chunk's new patients and apply ``on_existing`` to the others, counting each row in ``summary``.
+
+    A row naming an erased or objecting person is rejected, unless ``override_objection`` gives staff's reason:
+    then it is enrolled and its ``patient.enrol`` event records the reason and the erasure overridden.
+    """
     with uow.transaction() as session:
+        hold_enrolment_lock(session, exclusive=False)  # no erasure commits between these reads and the writes
         conn = session.connection()
-        existing = _existing(conn, {c for row in rows for c in row.candidates})
+        candidates = {c for row in rows for c in row.candidates}
+        existing = _existing(conn, candidates)
+        erased = tombstones(conn, candidates - existing.keys())
         inserts: list[EnrolRow] = []
+        overridden: dict[str, Tombstone] = {}
         updates: list[tuple[int, Mapping[str, Any], dict[str, Any]]] = []
         for row in rows:
             matches = [existing[c] for c in row.candidates if c in existing] if existing else []
             if len(matches) > 1:
                 reject(row.line, "personnummer: these 10 digits match more than one patient; give all 12 digits")
+            elif not matches and erased and (tombstone := first_tombstone(erased, row.candidates)):
+                if override_objection is None:
+                    reject(row.line, f"personnummer: {tombstone.refusal()}")
+                else:
+                    overridden[row.personnummer] = tombstone
+                    inserts.append(row)
             elif not matches:
                 inserts.append(row)
             elif on_existing == "fail":
@@ -102,7 +118,11 @@ def write_chunk(
             summary.updated += len(updates)
             session.rollback()
             return
-        record_batch(session, uow.actor, "patient.enrol", _insert(conn, inserts, units, summary))
+        extra = {
+            pnr: {"override_objection": override_objection, "erased_on": t.erased_on.isoformat()}
+            for pnr, t in overridden.items()
+        }
+        record_batch(session, uow.actor, "patient.enrol", _insert(conn, inserts, units, summary, extra))
         record_many(session, _update(conn, updates, summary, uow.actor))
 
 
@@ -142,9 +162,16 @@ def _proposed(row: EnrolRow, units: Mapping[str, int]) -> dict[str, Any]:
 
 
 def _insert(
-    conn: Connection, rows: list[EnrolRow], units: Mapping[str, int], summary: Summary
+    conn: Connection,
+    rows: list[EnrolRow],
+    units: Mapping[str, int],
+    summary: Summary,
+    extra: Mapping[str, Mapping[str, Any]],
 ) -> list[tuple[int | None, str | None, Mapping[str, Any]]]:
-    """Insert the new patients; returns one audit entry (patient id, unit, details) per patient created."""
+    """Insert the new patients; returns one audit entry (patient id, unit, details) per patient created.
+
+    ``extra``: more audit details for some personnummer (an objection overridden).
+    """
     if not rows:
         return []
     rows.sort(key=attrgetter("personnummer"))
@@ -178,13 +205,18 @@ def _insert(
     else:
         # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
         # other writer can have inserted any of these rows, and the ids are ours to give: the next after the
-        # largest, exactly what SQLite itself would choose. A conflict cannot happen; if it did, the chunk fails.
-        first = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM patient").scalar_one())
+        # largest a patient or a tombstone has (an erased patient's id is never given again). A conflict cannot
+        # happen; if it did, the chunk fails.
+        first = next_patient_id(conn)
         insert_rows(conn, table, ("id", *_INSERT), [(first + i, *v) for i, v in enumerate(values)])
         ids = {r.personnummer: first + i for i, r in enumerate(rows)}
     summary.created += len(ids)
     summary.unchanged += len(rows) - len(ids)  # enrolled meanwhile by a concurrent run
-    return [(ids[r.personnummer], r.unit, {"source": "file", "line": r.line}) for r in rows if r.personnummer in ids]
+    return [
+        (ids[r.personnummer], r.unit, {"source": "file", "line": r.line, **extra.get(r.personnummer, {})})
+        for r in rows
+        if r.personnummer in ids
+    ]
 
 
 def _update(

@@ -43,8 +43,14 @@ def cli() -> None:
 @click.option("--rejects", metavar="FILE", help="With --file: write rejected rows here, plus line and reason.")
 @spreadsheet_options
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
+@click.option(
+    "--override-objection",
+    is_flag=True,
+    help="Enrol a person who objected to registration or was erased all the same (needs --reason; audited).",
+)
+@click.option("--reason", metavar="TEXT", help="With --override-objection: why (recorded in the access log).")
 @format_option()
-@flags(default_unit="--unit", on_existing="--on-existing", rejects="--rejects")
+@flags(default_unit="--unit", on_existing="--on-existing", rejects="--rejects", override_reason="--reason")
 @click.pass_obj
 def enrol(
     app: App,
@@ -65,9 +71,14 @@ def enrol(
     delimiter: str | None,
     sheet: str | None,
     ignore_unknown_columns: bool,
+    override_objection: bool,
+    reason: str | None,
     fmt: str,
 ) -> None:
     """Enrol one patient, or every row of a spreadsheet with --file.
+
+    A person who objected to registration or was erased (`per patient objections`) is refused, in any form
+    of the number, unless --override-objection --reason TEXT says why.
 
     \b
     Examples:
@@ -75,6 +86,11 @@ def enrol(
           --unit NEURO-SU --mobile "070-174 06 05" --email tolvan@example.se
       per patient enrol --file patienter.csv --unit NEURO-SU --rejects avvisade.csv
     """
+    if override_objection and reason is None:
+        raise click.UsageError("--override-objection needs --reason TEXT: say why the objection is overridden")
+    if reason is not None and not override_objection:
+        raise click.UsageError("--reason goes with --override-objection")
+    override = reason if override_objection else None
     if file is not None:
         if personnummer or first_name or last_name or mobile or email or pal or registered_on or comment:
             raise click.UsageError("--file enrols from the file; give no PERSONNUMMER or per-patient options")
@@ -88,6 +104,7 @@ def enrol(
             "delimiter": delimiter,
             "sheet": sheet,
             "ignore_unknown_columns": ignore_unknown_columns,
+            "override_objection": override,
         }
         _enrol_file(app, options, fmt)
         return
@@ -124,6 +141,7 @@ def enrol(
         pal=pal,
         registered_on=registered_on,
         comment=comment,
+        override_objection=override,
     )
     for warning in warnings:
         app.warn(warning)
@@ -309,3 +327,14 @@ def exclude(app: App, personnummer: str, on: str | None, reason: str | None, fmt
     record = exclude_patient(app, personnummer, on=on, reason=reason)
     app.note(f"Excluded {record['personnummer']} on {record['excluded_on'].isoformat()}.")
     emit([record], fmt, single=True)
+
+
+def _register_rights() -> None:
+    """The rights commands live in their own module (``commands.patient.rights``), in this group."""
+    from commands.patient.rights import erase, extract, objections
+
+    for command in (erase, objections, extract):
+        cli.add_command(command)
+
+
+_register_rights()
