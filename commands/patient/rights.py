@@ -22,16 +22,15 @@ REASONS = ("objection", "request", "other")
 @click.argument("personnummer")
 @click.option(
     "--reason",
-    required=True,
     type=click.Choice(REASONS),
-    help="Why: the patient objected to registration, asked to be erased, or another ground.",
+    help="Why (required): the patient objected to registration, asked to be erased, or another ground.",
 )
 @click.option("--note", help="A note kept with the tombstone, e.g. the request's reference (no patient data).")
 @click.option("--yes", is_flag=True, help="Erase without asking (required when not on a terminal).")
 @format_option()
 @flags(reason="--reason", note="--note")
 @click.pass_obj
-def erase(app: App, personnummer: str, reason: str, note: str | None, yes: bool, fmt: str) -> None:
+def erase(app: App, personnummer: str, reason: str | None, note: str | None, yes: bool, fmt: str) -> None:
     """Erase a patient's registry data for good, keeping only a tombstone and the access log.
 
     Deletes the profile and contact details, password, sessions, one-time codes, password deliveries and
@@ -50,6 +49,8 @@ def erase(app: App, personnummer: str, reason: str, note: str | None, yes: bool,
     from per_cli.rights.erase import check_request, describe, preview
     from per_cli.rights.erase import erase as erase_patient
 
+    if reason is None:  # checked here, not by click: one line, however many choices
+        raise click.UsageError(f"missing option --reason: {', '.join(REASONS)}")
     check_request(reason, note)
     if not yes:
         if not interactive():

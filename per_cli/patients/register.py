@@ -98,8 +98,10 @@ def enrol(
     conn = session.connection()
     erased = first_tombstone(tombstones(conn, data.candidates), data.candidates)
     if erased is not None and not override:
-        raise Conflict(erased.refusal(), field="personnummer")
+        raise Conflict(erased.refusal(data.personnummer.canonical if data.is_short else None), field="personnummer")
     patient = Patient(**new_patient(data, unit.id))
+    if erased is not None:  # 10 digits name the erased person, whichever century the number alone would mean
+        patient.personnummer = erased.personnummer
     if conn.dialect.name == "sqlite":
         patient.id = next_patient_id(conn)
     session.add(patient)

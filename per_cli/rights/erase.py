@@ -38,9 +38,9 @@ KEPT = frozenset({"audit_event", "audit_anchor", "patient_erasure"})
 LABELS: Mapping[str, str] = {
     "patient": "profile and contact details",
     "patient_credential": "password and login state",
-    "login_session": "sessions",
-    "otp_challenge": "one-time codes",
     "password_delivery": "password deliveries",
+    "otp_challenge": "one-time codes",
+    "login_session": "sessions",
     "registration": "registrations",
     "registration_part": "scale answers and scores",
 }
@@ -77,15 +77,19 @@ def _label(table: str) -> str:
     return LABELS.get(table, table)
 
 
+def in_order(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts per table in reading order: the labelled tables as ``LABELS`` lists them, then any others."""
+    order = {table: i for i, table in enumerate(LABELS)}
+    return dict(sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
 def describe(counts: Mapping[str, int]) -> str:
-    """``profile and contact details, 2 sessions, 1 registration(s) …`` for a person to read."""
-    parts: list[str] = []
-    for table, n in counts.items():
-        if table == Patient.__tablename__:
-            parts.insert(0, _label(table))
-        elif n:
-            parts.append(f"{n} {_label(table)}")
-    return ", ".join(parts)
+    """``profile and contact details, sessions (2), …`` for a person to read: what there was."""
+    return ", ".join(
+        _label(table) if table == Patient.__tablename__ else f"{_label(table)} ({n})"
+        for table, n in in_order(counts).items()
+        if n
+    )
 
 
 @dataclass(frozen=True)
@@ -100,17 +104,16 @@ class Preview:
 
     def lines(self) -> list[str]:
         head = f"{self.personnummer} {self.name}, {self.unit}, registered {self.registered_on.isoformat()}"
-        body = [f"  {_label(table)}: {n}" for table, n in self.counts.items() if table != Patient.__tablename__]
-        return [head, "  profile and contact details: 1", *body]
+        return [head, *(f"  {_label(table)}: {n}" for table, n in in_order(self.counts).items())]
 
 
 def _counts(session: Session, patient: Patient) -> dict[str, int]:
-    order = rows_about(patient.id, patient.personnummer)
-    counts = {
-        table.name: int(session.execute(select(func.count()).select_from(table).where(cond)).scalar_one())
-        for table, cond in reversed(order)
-    }
-    return counts
+    return in_order(
+        {
+            table.name: int(session.execute(select(func.count()).select_from(table).where(cond)).scalar_one())
+            for table, cond in rows_about(patient.id, patient.personnummer)
+        }
+    )
 
 
 def check_request(reason: str, note: str | None) -> tuple[str, str | None]:
@@ -172,7 +175,7 @@ def erase(uow: UnitOfWork, personnummer: str, *, reason: str, note: str | None =
             )
         )
         session.flush()
-        deleted = dict(reversed(counts.items()))  # parents first: the patient, then what hung on it
+        deleted = in_order(counts)
         details = {"reason": reason, "deleted": deleted}
         record(session, Event(uow.actor, "patient.erase", patient_id, unit_code, details=details))
         return {

@@ -38,14 +38,21 @@ class Tombstone(NamedTuple):
         """The erasure date, in local time (as every date the user types or reads)."""
         return self.erased_at.astimezone().date()
 
-    def refusal(self) -> str:
-        """Why an enrolment of this person is refused, and the way past it."""
-        lead = {
-            "objection": "objected to registration",
-            "request": "asked to be erased",
-        }.get(self.reason, "was erased")
+    def refusal(self, typed: str | None = None) -> str:
+        """Why an enrolment of this person is refused, and the way past it.
+
+        ``typed``: the canonical reading of a 10-digit number; when the tombstone is of the other century, the
+        person enrolled may be someone else, and all 12 digits tell them apart.
+        """
+        lead = {"objection": "objected to registration", "request": "asked to be erased"}.get(self.reason, "was erased")
+        other = (
+            "; or give all 12 digits if this is someone born a century apart"
+            if typed not in (None, self.personnummer)
+            else ""
+        )
         return (
-            f"{lead} on {self.erased_on.isoformat()}; erased (to enrol again, give --override-objection --reason TEXT)"
+            f"{lead} on {self.erased_on.isoformat()}; erased "
+            f"(to enrol again, give --override-objection --reason TEXT{other})"
         )
 
 

@@ -108,7 +108,5 @@ def test_every_command_that_prints_records_has_every_format() -> None:
     # a document of several record sets (the register extract) may also be a workbook, which needs --output
     documents = {path for path, choices in formats.items() if choices == DOCUMENT_FORMATS}
     assert documents == {("patient", "extract")}
-    assert {choices for path, choices in formats.items() if choices is not None and path not in documents} == {
-        FORMATS
-    }
+    assert {choices for path, choices in formats.items() if choices is not None and path not in documents} == {FORMATS}
     assert len(formats) > 30

@@ -44,7 +44,9 @@ def test_outdated_schema_stops_every_command_naming_db_upgrade(per: RunPer, db_u
     engine.dispose()
     result = per("unit", "list")
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: database: schema is at revision 0001, this per needs {schema.HEAD}: run `per db upgrade`\n")
+    assert result.stderr == (
+        f"Error: database: schema is at revision 0001, this per needs {schema.HEAD}: run `per db upgrade`\n"
+    )
     current = per("db", "current")
     assert (current.exit_code, current.stdout) == (1, f"0001 (this per needs {schema.HEAD})\n")
     upgraded = per("db", "upgrade")
@@ -69,7 +71,8 @@ def test_db_commands_print_records_in_every_format(per: RunPer, db_url: str) -> 
     upgraded = per("db", "upgrade", "--format", "jsonl")
     assert json.loads(upgraded.stdout) == {"before": "0003", "after": schema.HEAD, "upgraded": True}
     assert per("db", "upgrade", "--format", "csv").stdout == f"before,after,upgraded\n{schema.HEAD},{schema.HEAD},no\n"
-    assert per("db", "current", "--format", "tsv").stdout == f"revision\thead\tcurrent\n{schema.HEAD}\t{schema.HEAD}\tyes\n"
+    head = schema.HEAD
+    assert per("db", "current", "--format", "tsv").stdout == f"revision\thead\tcurrent\n{head}\t{head}\tyes\n"
 
 
 def test_a_newer_schema_is_refused(per: RunPer, db_url: str) -> None:

@@ -101,10 +101,10 @@ def write_chunk(
                 reject(row.line, "personnummer: these 10 digits match more than one patient; give all 12 digits")
             elif not matches and erased and (tombstone := first_tombstone(erased, row.candidates)):
                 if override_objection is None:
-                    reject(row.line, f"personnummer: {tombstone.refusal()}")
-                else:
-                    overridden[row.personnummer] = tombstone
-                    inserts.append(row)
+                    reject(row.line, f"personnummer: {tombstone.refusal(row.personnummer if row.is_short else None)}")
+                else:  # 10 digits name the erased person, whichever century the number alone would mean
+                    overridden[tombstone.personnummer] = tombstone
+                    inserts.append(row._replace(personnummer=tombstone.personnummer))
             elif not matches:
                 inserts.append(row)
             elif on_existing == "fail":
