@@ -218,3 +218,10 @@ def test_the_log_still_names_the_erased_patient_and_no_one_inherits_their_id(wor
     ]
     newcomer = per_proc("audit", "extract", "198112289874", "--format", "json")
     assert [e["what"] for e in json.loads(newcomer.stdout)] == ["registrerade dig i registret"]
+
+
+def test_the_command_offers_exactly_the_reasons_the_domain_knows() -> None:
+    from commands.patient.rights import REASONS as OFFERED
+    from per_cli.rights.tombstones import REASONS
+
+    assert OFFERED == REASONS
