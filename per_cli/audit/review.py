@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from per_cli.db.models import AuditEvent, Patient
+from per_cli.db.models import AuditEvent, Patient, PatientErasure
 from per_cli.patients.register import display_pnr
 
 if TYPE_CHECKING:
@@ -91,11 +91,12 @@ def _records(session: Session, condition: ColumnElement[bool]) -> Iterable[dict[
             AuditEvent.at,
             AuditEvent.actor,
             AuditEvent.action,
-            Patient.personnummer,
+            func.coalesce(Patient.personnummer, PatientErasure.personnummer),  # an erased patient: the tombstone
             AuditEvent.unit_code,
             AuditEvent.outcome,
         )
         .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+        .outerjoin(PatientErasure, PatientErasure.patient_id == AuditEvent.patient_id)
         .where(condition)
         .order_by(AuditEvent.id)
     )

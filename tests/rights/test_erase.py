@@ -218,6 +218,8 @@ def test_the_log_still_names_the_erased_patient_and_no_one_inherits_their_id(wor
     ]
     newcomer = per_proc("audit", "extract", "198112289874", "--format", "json")
     assert [e["what"] for e in json.loads(newcomer.stdout)] == ["registrerade dig i registret"]
+    review = json.loads(per_proc("audit", "review", "--sample", "100", "--format", "json").stdout)
+    assert {e["personnummer"] for e in review if e["action"] == "patient.erase"} == {"19701063-2391"}
 
 
 def test_the_command_offers_exactly_the_reasons_the_domain_knows() -> None:
