@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import exc
+from sqlalchemy.orm import exc as orm_exc
 
 from per_cli.errors import PerError
 
@@ -25,10 +26,13 @@ def translate_db_errors() -> Iterator[None]:
         if not _foreign_key_violation(error):
             raise
         # e.g. a registration started for a patient erased while it was being written (README, "Patients' rights")
-        raise PerError(
-            "what this refers to was removed meanwhile (was the patient erased?); nothing was changed",
-            field="database",
-        ) from None
+        raise PerError(_REMOVED, field="database") from None
+    except orm_exc.StaleDataError:
+        # an update of a row deleted meanwhile, e.g. a profile edited while the patient was erased
+        raise PerError(_REMOVED, field="database") from None
+
+
+_REMOVED = "what this refers to was removed meanwhile (was the patient erased?); nothing was changed"
 
 
 def _foreign_key_violation(error: exc.IntegrityError) -> bool:

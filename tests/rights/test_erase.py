@@ -227,3 +227,32 @@ def test_the_command_offers_exactly_the_reasons_the_domain_knows() -> None:
     from per_cli.rights.tombstones import REASONS
 
     assert OFFERED == REASONS
+
+
+def test_a_write_that_loses_a_race_with_an_erasure_is_one_line(world: World) -> None:
+    """What a writer meets when the patient it read is erased before it writes (both backends)."""
+    from sqlalchemy import delete, select
+
+    from per_cli.cli.app import App
+    from per_cli.config import load_config
+    from per_cli.db.models import Patient, PatientCredential, Registration, table_of
+    from per_cli.errors import PerError
+
+    app = App(config=load_config(world.env["PER_CONFIG"], environ=world.env), actor="t", database_url=world.db_url)
+    removed = "database: what this refers to was removed meanwhile (was the patient erased?); nothing was changed"
+    try:
+        with pytest.raises(PerError) as stale, app.transaction() as session:
+            patient = session.execute(select(Patient)).scalar_one()
+            conn = session.connection()  # as another transaction's erasure would, meanwhile (Core: no ORM sync)
+            conn.execute(delete(table_of(PatientCredential)))
+            conn.execute(delete(table_of(Patient)))
+            patient.first_name = "Tolva"
+            session.flush()
+        assert str(stale.value) == removed
+        with pytest.raises(PerError) as dangling, app.transaction() as session:
+            session.add(Registration(patient_id=999_999, started_by="t"))
+            session.flush()
+        assert str(dangling.value) == removed
+    finally:
+        app.close()
+    assert world.sql("SELECT first_name FROM patient")[0][0] == "Tolvan"
