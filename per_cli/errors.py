@@ -47,6 +47,10 @@ class DeliveryFailed(PerError):
     """No message could be delivered on any chosen channel."""
 
 
+class Contention(PerError):
+    """Two transactions wanted each other's rows (a deadlock): the database undid this one, nothing changed."""
+
+
 class SchemaOutdated(PerError):
     """The database schema is older than this program; ``per db upgrade`` fixes it."""
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 
 from per_cli.db.models import Caregiver, PatientCredential
+from per_cli.patients.register import lock_enrolled
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -80,6 +81,7 @@ def _failed(
 
 def patient_failed(session: Session, patient_id: int, policy: LockoutPolicy, now: datetime) -> int:
     """A wrong password or code for this patient; returns the new count (0 when there is no credential)."""
+    lock_enrolled(session, [patient_id])  # the patient row before theirs, as an erasure takes them
     return _failed(session, PatientCredential, PatientCredential.patient_id, patient_id, policy, now)
 
 
@@ -90,6 +92,7 @@ def caregiver_failed(session: Session, caregiver_id: int, policy: LockoutPolicy,
 
 def clear_patient(session: Session, patient_id: int) -> None:
     """A completed login, a changed or a newly sent password: forget the failures and any lock."""
+    lock_enrolled(session, [patient_id])  # the patient row before theirs, as an erasure takes them
     session.execute(
         update(PatientCredential)
         .where(PatientCredential.patient_id == patient_id)

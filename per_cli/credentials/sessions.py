@@ -132,6 +132,9 @@ def resolve_session(
     if status != "active":
         raise SessionDenied(f"session_{status}", row)
     if touch:
+        from per_cli.patients.register import lock_enrolled
+
+        lock_enrolled(session, [row.patient_id])  # the patient row before theirs, as an erasure takes them
         session.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now))
         row.last_seen_at = now
     return row

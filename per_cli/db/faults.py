@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import exc
 from sqlalchemy.orm import exc as orm_exc
 
-from per_cli.errors import PerError
+from per_cli.errors import Contention, PerError
 
 
 @contextmanager
@@ -16,6 +16,10 @@ def translate_db_errors() -> Iterator[None]:
     try:
         yield
     except exc.OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) in ("40P01", "40001"):  # deadlock, serialization failure
+            raise Contention(
+                "another change to the same rows got in the way; nothing was changed, try again", field="database"
+            ) from None
         text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         if "locked" in text or "busy" in text:
             raise PerError(

@@ -326,7 +326,10 @@ def complete_otp(uow: UnitOfWork, challenge_id: str, *, code: str, pnr_text: str
                 if challenge is None:
                     raise Refusal("unknown_challenge", CODE_DENIED, details=step)
                 patient = session.get(Patient, challenge.patient_id)
-                assert patient is not None
+                # erased meanwhile? The patient row is locked before any row of theirs is written, as the erasure
+                # locks it before deleting them: the same order, so the two cannot deadlock
+                if patient is None or not lock_enrolled(session, [patient.id]):
+                    raise Refusal("erased", CODE_DENIED, details={**step, "erased_meanwhile": True})
                 where: dict[str, Any] = {
                     "patient_id": patient.id,
                     "unit_code": unit_code_of(session, patient.unit_id),

@@ -56,7 +56,9 @@ def lock_enrolled(session: Session, patient_ids: Iterable[int]) -> set[int]:
     For writers that read the patient in an earlier transaction or without a lock (a login, a code or a
     password sent): on PostgreSQL the rows' ``FOR KEY SHARE`` lock (the one a foreign key takes) makes an
     erasure wait for this transaction, or this wait for the erasure and then find no patient. SQLite runs one
-    writer at a time. Rows are locked in id order, as every bulk writer does.
+    writer at a time. Rows are locked in id order, as every bulk writer does. Take it before writing any row
+    that belongs to the patient (a code, a credential): the erasure locks the patient first and then deletes
+    those rows, and the same order on both sides is what keeps them from deadlocking.
     """
     wanted = sorted(set(patient_ids))
     if not wanted:

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import Base, Patient, PatientErasure, utcnow
-from per_cli.errors import InvalidInput
+from per_cli.errors import Contention, InvalidInput
 from per_cli.patients.fields import optional_text
 from per_cli.patients.register import display_pnr, find_patient, load_with_unit
 from per_cli.rights.tombstones import REASONS, hold_enrolment_lock
@@ -149,9 +149,22 @@ def erase(uow: UnitOfWork, personnummer: str, *, reason: str, note: str | None =
 
     Returns the tombstone as printed, with how many rows of each table were deleted.
     """
+    reason, note = check_request(reason, note)
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            return _erase(uow, personnummer, reason, note)
+        except Contention:  # a writer took the patient's rows in another order and the database undid this one
+            continue
+    return _erase(uow, personnummer, reason, note)
+
+
+#: how often an erasure is tried when a deadlock undoes it (PostgreSQL picks one of the two to undo)
+_ATTEMPTS = 3
+
+
+def _erase(uow: UnitOfWork, personnummer: str, reason: str, note: str | None) -> dict[str, Any]:
     from per_cli.audit.events import Event, record
 
-    reason, note = check_request(reason, note)
     with uow.transaction() as session:
         hold_enrolment_lock(session, exclusive=True)
         patient = find_patient(session, personnummer)

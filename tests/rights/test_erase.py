@@ -256,3 +256,47 @@ def test_a_write_that_loses_a_race_with_an_erasure_is_one_line(world: World) -> 
     finally:
         app.close()
     assert world.sql("SELECT first_name FROM patient")[0][0] == "Tolvan"
+
+
+def test_a_deadlock_is_one_line_that_says_to_try_again(world: World, backend: str) -> None:
+    """PostgreSQL undoes one of two transactions that wait for each other; that one is told so, in one line
+    (the erasure retries on it). SQLite has one writer at a time and no deadlocks."""
+    import threading
+
+    from sqlalchemy import text
+
+    from per_cli.cli.app import App
+    from per_cli.config import load_config
+    from per_cli.errors import Contention
+
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: no deadlock to meet")
+    assert world.per("unit", "add", "OTHER", "--name", "Annan").exit_code == 0
+    app = App(config=load_config(world.env["PER_CONFIG"], environ=world.env), actor="t", database_url=world.db_url)
+    first, second = threading.Event(), threading.Event()
+    caught: list[BaseException] = []
+
+    def ours() -> None:  # the default deadlock_timeout (1 s): this one finds the cycle and is undone
+        try:
+            with app.transaction() as session:
+                session.execute(text("UPDATE care_unit SET name = 'a' WHERE code = 'NEURO-SU'"))
+                first.set()
+                assert second.wait(60)
+                session.execute(text("UPDATE care_unit SET name = 'a' WHERE code = 'OTHER'"))
+        except BaseException as exc:  # surfaced below
+            caught.append(exc)
+
+    thread = threading.Thread(target=ours)
+    with world.engine.connect() as conn:
+        conn.execute(text("SET deadlock_timeout = '120s'"))
+        conn.execute(text("UPDATE care_unit SET name = 'b' WHERE code = 'OTHER'"))
+        thread.start()
+        assert first.wait(60)
+        second.set()
+        conn.execute(text("UPDATE care_unit SET name = 'b' WHERE code = 'NEURO-SU'"))  # waits, then wins
+        conn.commit()
+    thread.join(120)
+    app.close()
+    assert len(caught) == 1 and isinstance(caught[0], Contention), caught
+    assert str(caught[0]) == "database: another change to the same rows got in the way; nothing was changed, try again"
+    assert sorted(world.sql("SELECT name FROM care_unit")) == [("b",), ("b",)]
