@@ -95,15 +95,15 @@ def simulator(
         url = sim.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    app.note(f"config: {sim.files.config}")
-    click.echo(f"listening on {url}")
-    sys.stdout.flush()
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    try:
+    try:  # before the line that says it listens: a Ctrl-C right after it is a clean stop, not "Aborted!"
+        app.note(f"config: {sim.files.config}")
+        click.echo(f"listening on {url}")
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
