@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -52,23 +53,54 @@ def list_(
 
 
 @cli.command("verify")
+@click.option(
+    "--checkpoint",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also check the log against this signed checkpoint (needs --public-key).",
+)
+@click.option(
+    "--public-key",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The public key of the checkpoint's signer (from per audit keygen).",
+)
 @format_option()
 @click.pass_obj
-def verify(app: App, fmt: str) -> None:
+def verify(app: App, checkpoint: Path | None, public_key: Path | None, fmt: str) -> None:
     """Check the hash chain of the whole log; exit 1 naming the first broken event.
 
     An edited, deleted or reordered event breaks the chain. It starts at the beginning of the log, or at
     the anchor of the last lawful prune. The table format is one line; the others give intact, events,
     broken_at, reason, starts_from, head and last_id.
 
+    With --checkpoint the log must also still be the one the checkpoint signed: its signature must hold, the
+    chain must end in the signed hash at the signed event, and no event up to it may be missing. This catches
+    whoever holds the database itself, who can recompute the chain. The others formats then give holds,
+    events, checkpoint_last_id, checkpoint_at, reason and note.
+
     \b
     Examples:
       per audit verify
       per audit verify --format json
+      per audit verify --checkpoint /mnt/worm/per-2026-12-01.json --public-key audit-public.pem
     """
     from per_cli.audit.verify import verify as verify_log
     from per_cli.cli.output import emit
 
+    if (checkpoint is None) != (public_key is None):
+        raise click.UsageError("--checkpoint and --public-key go together: name both files")
+    if checkpoint is not None and public_key is not None:
+        from per_cli.audit.checkpoint import check
+
+        held = check(app, checkpoint, public_key)
+        if fmt == "table":
+            click.echo(held.line())
+        else:
+            emit([held.record()], fmt, single=True)
+        if not held.holds:
+            raise click.exceptions.Exit(1)
+        return
     result = verify_log(app)
     if fmt == "table":
         click.echo(result.line())
@@ -76,6 +108,74 @@ def verify(app: App, fmt: str) -> None:
         emit([result.record()], fmt, single=True)
     if not result.intact:
         raise click.exceptions.Exit(1)
+
+
+@cli.command("keygen")
+@click.option(
+    "--private-key",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the new private key (mode 0600; an existing file is never overwritten).",
+)
+@click.option(
+    "--public-key",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the public key that verifies the checkpoints.",
+)
+@click.pass_obj
+def keygen(app: App, private_key: Path, public_key: Path) -> None:
+    """Make the Ed25519 key pair that signs checkpoints of the log.
+
+    Keep the private key off the database host (the person who signs checkpoints, a vault); give the public
+    key to whoever verifies. Neither file is ever overwritten.
+
+    \b
+    Example:
+      per audit keygen --private-key ~/per-audit.key --public-key audit-public.pem
+    """
+    from per_cli.audit.checkpoint import keygen as make_keys
+
+    made = make_keys(private_key, public_key)
+    app.note(f"Wrote {private_key} (private, 0600) and {public_key}; key {made}.")
+
+
+@cli.command("checkpoint")
+@click.option(
+    "--key",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key from per audit keygen.",
+)
+@click.option(
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the checkpoint (JSON) to this file instead of stdout.",
+)
+@click.pass_obj
+def checkpoint(app: App, key: Path, output: Path | None) -> None:
+    """Sign the log's current state: last event id, head hash, event count and time, as JSON.
+
+    The chain is verified first; a broken chain is not signed. The checkpoint is recorded in the log as an
+    audit.checkpoint event. Store the file where the database's holders cannot change it (see README).
+
+    \b
+    Example:
+      per audit checkpoint --key ~/per-audit.key --output /mnt/worm/per-$(date +%F).json
+    """
+    from per_cli.audit.checkpoint import checkpoint as sign
+    from per_cli.audit.checkpoint import render, write_checkpoint
+
+    made = sign(app, key)
+    if output is None:
+        click.echo(render(made), nl=False)
+        return
+    write_checkpoint(output, made)
+    app.note(f"Wrote {output}: event {made['last_id']}, {made['events']} events.")
 
 
 @cli.command("extract")

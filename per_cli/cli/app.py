@@ -51,7 +51,7 @@ class App:
         from per_cli.db.engine import make_engine
 
         busy = self.config.get_int("database", "busy_timeout_ms", 15000, lo=0, hi=600_000)
-        engine = make_engine(self.resolved_database_url, busy_timeout_ms=busy)
+        engine = make_engine(self.resolved_database_url, busy_timeout_ms=busy, warn=self.warn)
         log.debug("database: %s", engine.url.render_as_string(hide_password=True))
         return engine
 

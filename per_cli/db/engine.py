@@ -6,7 +6,9 @@ that two writers queue on the lock instead of failing later with a stale snapsho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from per_cli.errors import ConfigError, PerError
+
+log = logging.getLogger("per")
 
 #: execution option that makes SQLite's BEGIN deferred: a WAL read snapshot that never blocks writers
 _READ_ONLY = "per_read_only"
@@ -29,7 +33,8 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 15000, warn: Callable[[str], None] | None = None) -> Engine:
+    """An engine for ``url``; ``warn`` receives the one warning about an existing SQLite file others can read."""
     try:
         parsed = make_url(normalise_url(url))
     except Exception:  # sqlalchemy.exc.ArgumentError and friends
@@ -38,7 +43,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, busy_timeout_ms)
+        return _sqlite_engine(parsed, busy_timeout_ms, warn or log.warning)
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -68,18 +73,24 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
         yield session
 
 
-def _sqlite_engine(parsed: Any, busy_timeout_ms: int) -> Engine:
+def _sqlite_engine(parsed: Any, busy_timeout_ms: int, warn: Callable[[str], None]) -> Engine:
+    from per_cli.db import private
+
     database = parsed.database
+    path: Path | None = None
     if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().parent
+        path = Path(database).expanduser()
+        folder = path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private.make_folder(folder)  # folders per creates are 0700
         except OSError as exc:
             raise PerError(
                 f"cannot create the folder {folder} ({exc.strerror or exc}); name a file in a folder you can write to",
                 field="database",
             ) from None
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    if path is not None:
+        _keep_private(engine, path, warn)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -97,3 +108,19 @@ def _sqlite_engine(parsed: Any, busy_timeout_ms: int) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _keep_private(engine: Engine, path: Path, warn: Callable[[str], None]) -> None:
+    """A new database file is 0600 before SQLite opens it; an exposed existing one is named once (README)."""
+    from per_cli.db import private
+
+    before_connect = private.guard(path, warn)
+
+    @event.listens_for(engine, "do_connect")
+    def _create_privately(*_args: Any) -> None:
+        with contextlib.suppress(OSError):  # SQLite's own open reports a path it cannot use, as it always did
+            before_connect()
+
+    @event.listens_for(engine, "connect")
+    def _tighten(*_args: Any) -> None:
+        private.tighten_companions(path)
