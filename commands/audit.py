@@ -76,7 +76,7 @@ def verify(app: App, checkpoint: Path | None, public_key: Path | None, fmt: str)
 
     With --checkpoint the log must also still be the one the checkpoint signed: its signature must hold, the
     chain must end in the signed hash at the signed event, and no event up to it may be missing. This catches
-    whoever holds the database itself, who can recompute the chain. The others formats then give holds,
+    whoever holds the database itself, who can recompute the chain. The other formats then give holds,
     events, checkpoint_last_id, checkpoint_at, reason and note.
 
     \b
@@ -125,8 +125,9 @@ def verify(app: App, checkpoint: Path | None, public_key: Path | None, fmt: str)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the public key that verifies the checkpoints.",
 )
+@format_option()
 @click.pass_obj
-def keygen(app: App, private_key: Path, public_key: Path) -> None:
+def keygen(app: App, private_key: Path, public_key: Path, fmt: str) -> None:
     """Make the Ed25519 key pair that signs checkpoints of the log.
 
     Keep the private key off the database host (the person who signs checkpoints, a vault); give the public
@@ -137,9 +138,10 @@ def keygen(app: App, private_key: Path, public_key: Path) -> None:
       per audit keygen --private-key ~/per-audit.key --public-key audit-public.pem
     """
     from per_cli.audit.checkpoint import keygen as make_keys
+    from per_cli.cli.output import emit
 
     made = make_keys(private_key, public_key)
-    app.note(f"Wrote {private_key} (private, 0600) and {public_key}; key {made}.")
+    emit([{"private_key": str(private_key), "public_key": str(public_key), "key": made}], fmt, single=True)
 
 
 @cli.command("checkpoint")
@@ -156,11 +158,13 @@ def keygen(app: App, private_key: Path, public_key: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the checkpoint (JSON) to this file instead of stdout.",
 )
+@format_option("json")
 @click.pass_obj
-def checkpoint(app: App, key: Path, output: Path | None) -> None:
+def checkpoint(app: App, key: Path, output: Path | None, fmt: str) -> None:
     """Sign the log's current state: last event id, head hash, event count and time, as JSON.
 
-    The chain is verified first; a broken chain is not signed. The checkpoint is recorded in the log as an
+    The file (and the default json format) is what verify --checkpoint reads. The chain is verified first;
+    a broken chain is not signed. The checkpoint is recorded in the log as an
     audit.checkpoint event. Store the file where the database's holders cannot change it (see README).
 
     \b

@@ -9,6 +9,7 @@ behind the owner's back: the first connection warns once, naming the files and t
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import stat
@@ -35,6 +36,8 @@ def make_folder(folder: Path) -> None:
         except FileExistsError:  # another per created it meanwhile
             continue
         os.chmod(path, FOLDER_MODE)
+    if not folder.is_dir():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(folder))
 
 
 def create_file(path: Path) -> bool:
@@ -58,7 +61,7 @@ def exposed(path: Path) -> list[Path]:
             mode = candidate.stat().st_mode
         except OSError:
             continue
-        if stat.S_IMODE(mode) & 0o077:
+        if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
             found.append(candidate)
     return found
 
