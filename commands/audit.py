@@ -228,8 +228,7 @@ def extract(
 @click.option(
     "--output",
     metavar="FILE",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write the sample as CSV (UTF-8 with BOM, for Excel) with an empty reviewer_note column.",
+    help="Write the sample as CSV (UTF-8 with BOM, for Excel, private: 0600) with an empty reviewer_note column.",
 )
 @format_option()
 @click.pass_obj
@@ -254,20 +253,22 @@ def review(
     """
     from per_cli.audit.review import COLUMNS, review
     from per_cli.cli.output import emit, render
+    from per_cli.files import check_target, write_private
 
+    if output:
+        check_target(output, field="output")  # before the draw is made and logged
     drawn = review(app, sample=sample, seed=seed, since=since, until=until)
     randoms = len(drawn.records) - drawn.always
     summary = (
         f"{len(drawn.records)} events: {drawn.always} always reviewed (proxy logins, refusals), "
         f"{randoms} drawn at random of {drawn.population}; seed {drawn.seed}"
     )
-    if output:
-        with open(output, "w", encoding="utf-8-sig", newline="") as fh:
-            fh.write(render(drawn.records, "csv", columns=COLUMNS))
+    if output and output != "-":
+        write_private(output, render(drawn.records, "csv", columns=COLUMNS).encode("utf-8-sig"))
         app.note(f"Wrote {output}: {summary}.")
         return
     app.note(summary + ".")
-    emit(drawn.records, fmt, columns=COLUMNS)
+    emit(drawn.records, "csv" if output == "-" else fmt, columns=COLUMNS)
 
 
 @cli.command("prune")

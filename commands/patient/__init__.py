@@ -40,7 +40,9 @@ def cli() -> None:
     show_default=True,
     help="With --file: what to do with a patient already enrolled.",
 )
-@click.option("--rejects", metavar="FILE", help="With --file: write rejected rows here, plus line and reason.")
+@click.option(
+    "--rejects", metavar="FILE", help="With --file: write rejected rows here (- for stdout), plus line and reason."
+)
 @spreadsheet_options
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
 @click.option(
@@ -181,7 +183,9 @@ def _enrol_file(app: App, args: dict[str, Any], fmt: str) -> None:
         where = f"all are in {args['rejects']}" if args.get("rejects") else "use --rejects FILE to get them all"
         app.say(f"… and {shown - _MAX_REJECT_LINES} more rejected rows ({where})")
     record = summary.as_record()
-    if fmt == "table":
+    if args.get("rejects") == "-":  # stdout holds the rejected rows: the summary goes to stderr
+        app.note(", ".join(f"{k} {record[k]}" for k in ("read", "created", "updated", "unchanged", "rejected")))
+    elif fmt == "table":
         emit([{k: record[k] for k in ("read", "created", "updated", "unchanged", "rejected")}], fmt)
         if summary.dry_run:
             app.note("(dry run: nothing was changed)")

@@ -112,7 +112,8 @@ def extract(app: App, personnummer: str, language: str | None, fmt: str, output:
       per patient extract 19121212-1212 --format xlsx --output registerutdrag.xlsx
       per patient extract 19121212-1212 --language en --format json
     """
-    from per_cli.cli.document import render_document, workbook_bytes, write_private
+    from per_cli.cli.document import render_document, workbook_bytes
+    from per_cli.files import write_private
     from per_cli.rights.extract import register_extract
 
     if fmt == "xlsx" and output is None:

@@ -1,28 +1,22 @@
-"""A document of several record sections (the register extract) in every output format, and private files.
+"""A document of several record sections (the register extract) in every output format.
 
 Formats: ``json`` one object, a key per section; ``jsonl`` one line per record with its ``section``; ``csv``,
 ``tsv`` and ``plain`` one long table ``section, item, field, value`` (one well-formed table whatever the
 sections hold); ``table`` a titled table per section, in the document's language; ``xlsx`` a workbook with a
 sheet per section, headings in the document's language, dates as dates, and no cell ever a formula.
 
-Files that hold patient data are written privately: mode 0600 from the start, written under a temporary name
-in the same folder and renamed over the target only once complete, so a reader never sees half a file.
+Files that hold patient data are written privately by ``per_cli.files``; CSV/TSV cells and workbook cells go
+through ``per_cli.spreadsheet.cells`` (no formula from data).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import os
-import sys
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from per_cli.cli.output import cell, json_default
-from per_cli.errors import PerError
+from per_cli.cli.output import cell, json_default, sheet_cell
 
 if TYPE_CHECKING:
     from per_cli.rights.extract import RegisterExtract
@@ -30,11 +24,15 @@ if TYPE_CHECKING:
 LONG_COLUMNS = ("section", "item", "field", "value")
 
 
-def _long_rows(doc: RegisterExtract) -> list[list[str]]:
-    rows = [["extract", "1", "personnummer", doc.personnummer], ["extract", "1", "produced_at", cell(doc.produced_at)]]
+def _long_rows(doc: RegisterExtract) -> list[list[Any]]:
+    """The long table; values keep their type, so the spreadsheet writer knows numbers and dates from text."""
+    rows = [
+        ["extract", 1, "personnummer", doc.personnummer],
+        ["extract", 1, "produced_at", sheet_cell(doc.produced_at)],
+    ]
     for section in doc.sections:
         for n, rec in enumerate(section.records, 1):
-            rows.extend([section.key, str(n), col, cell(rec.get(col))] for col in section.columns)
+            rows.extend([section.key, n, col, sheet_cell(rec.get(col))] for col in section.columns)
     return rows
 
 
@@ -49,10 +47,13 @@ def render_document(doc: RegisterExtract, fmt: str) -> str:
             for r in s.records
         )
     if fmt in ("csv", "tsv", "plain"):
+        if fmt == "plain":
+            return "".join("\t".join(cell(v) for v in row) + "\n" for row in _long_rows(doc))
+        from per_cli.spreadsheet.cells import CsvWriter
+
         buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-        if fmt != "plain":
-            writer.writerow(LONG_COLUMNS)
+        writer = CsvWriter(buf, delimiter="," if fmt == "csv" else "\t")
+        writer.writerow(LONG_COLUMNS)
         writer.writerows(_long_rows(doc))
         return buf.getvalue()
     if fmt == "table":
@@ -91,15 +92,13 @@ def _excel_value(value: Any) -> Any:
 def workbook_bytes(doc: RegisterExtract) -> bytes:
     """The document as an XLSX workbook: an overview sheet, then a sheet per section."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
+
+    from per_cli.spreadsheet.cells import excel_cell
 
     book = Workbook(write_only=True)
 
     def text_cell(sheet: Any, value: Any) -> Any:
-        c = WriteOnlyCell(sheet, value=_excel_value(value))
-        if isinstance(c.value, str):
-            c.data_type = "s"  # never a formula, whatever the text begins with
-        return c
+        return excel_cell(sheet, _excel_value(value))  # a string is a text cell, never a formula
 
     overview = book.create_sheet("Utdrag" if doc.language == "sv" else "Extract")
     overview.append([text_cell(overview, doc.heading())])
@@ -113,33 +112,3 @@ def workbook_bytes(doc: RegisterExtract) -> bytes:
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
-
-
-def write_private(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` (``-``: stdout) as a whole file only its owner can read (0600)."""
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise PerError(f"{path} is a folder; name a file", field="output")
-    folder = target.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)  # created 0600
-    except OSError as exc:
-        raise PerError(
-            f"cannot write in {folder} ({exc.strerror or exc}); name a file you can write", field="output"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise PerError(f"cannot write {path} ({exc.strerror or exc})", field="output") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -5,7 +5,6 @@ Data goes to stdout in the chosen format; messages go to stderr elsewhere. JSON 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def sheet_cell(value: Any) -> Any:
+    """A value for the spreadsheet writer: numbers, dates and times marked as such, everything else as text."""
+    from per_cli.spreadsheet.cells import Typed, is_typed
+
+    if is_typed(value):
+        return Typed(_cell(value))
+    return _cell(value)
+
+
 def _columns(records: Sequence[Record], columns: Sequence[str] | None) -> list[str]:
     if columns:
         return list(columns)
@@ -61,11 +69,13 @@ def render(
     if fmt == "jsonl":
         return "".join(json.dumps(dict(r), ensure_ascii=False, default=_json_default) + "\n" for r in records)
     if fmt in ("csv", "tsv"):
+        from per_cli.spreadsheet.cells import CsvWriter
+
         buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer = CsvWriter(buf, delimiter="," if fmt == "csv" else "\t")
         writer.writerow(cols)
         for rec in records:
-            writer.writerow([_cell(rec.get(c)) for c in cols])
+            writer.writerow([sheet_cell(rec.get(c)) for c in cols])
         return buf.getvalue()
     if fmt == "plain":
         return "".join("\t".join(_cell(rec.get(c)) for c in cols) + "\n" for rec in records)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO, NamedTuple
 
 from per_cli.errors import InvalidInput
+from per_cli.spreadsheet.cells import restore
 from per_cli.spreadsheet.sources import open_table
 from per_cli.spreadsheet.table import Table
 
@@ -133,12 +134,15 @@ def map_headers(
 
 
 def to_record(values: Sequence[str], mapping: Mapping[int, str], width: int) -> dict[str, str]:
-    """Field -> stripped value for one row; refuses a row with more fields than the header (``width``)."""
+    """Field -> stripped value for one row; refuses a row with more fields than the header (``width``).
+
+    A value ``per`` neutralised for spreadsheets (``'=…``, ``'+46…``: a rejects file fed back) is read as it was.
+    """
     if len(values) > width:
         raise InvalidInput(
             f"the row has {len(values)} fields but the header has {width}; quote values that contain the delimiter"
         )
-    return {field: values[index].strip() for index, field in mapping.items()}
+    return {field: restore(values[index].strip()) for index, field in mapping.items()}
 
 
 class PnrRow(NamedTuple):

@@ -17,6 +17,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from per_cli.errors import InvalidInput
+from per_cli.files import check_target
 from per_cli.patients.enrolment.rows import EnrolRow, RejectedRow, RowResult, Summary, validate_rows
 from per_cli.patients.fields import override_reason, validate_unit_code
 from per_cli.spreadsheet.headers import map_headers
@@ -118,6 +119,9 @@ def enrol_file(
         raise InvalidInput("must be skip, update or fail", field="on_existing")
     override = override_reason(opts.override_objection)
     summary = Summary(dry_run=opts.dry_run, rejects_file=opts.rejects)
+    inputs = () if opts.file == "-" else (opts.file,)
+    if opts.rejects:
+        check_target(opts.rejects, field="rejects", inputs=inputs)  # before a row is read
     chunk_size = uow.config.get_int("enrolment", "chunk_size", opts.chunk_size, lo=1, hi=50_000)
     with (
         _fewer_collections(),
@@ -140,7 +144,7 @@ def enrol_file(
             units = unit_ids(uow)
             if default_unit is not None and default_unit not in units:
                 raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="default_unit")
-            rejects = RejectsWriter.for_table(opts.rejects, table) if opts.rejects else None
+            rejects = RejectsWriter.for_table(opts.rejects, table, inputs=inputs) if opts.rejects else None
             try:
                 seen = _Seen()
                 for chunk, results in validated:
