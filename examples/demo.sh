@@ -43,6 +43,7 @@ if [ -f examples/demo.d/password.sh ]; then source examples/demo.d/password.sh; 
 if [ -f examples/demo.d/login.sh ]; then source examples/demo.d/login.sh; fi
 if [ -f examples/demo.d/bankid.sh ]; then source examples/demo.d/bankid.sh; fi
 if [ -f examples/demo.d/registration.sh ]; then source examples/demo.d/registration.sh; fi
+if [ -f examples/demo.d/rights.sh ]; then source examples/demo.d/rights.sh; fi
 
 step "Every read and change above is in the access log"
 run per audit list --format table

@@ -84,10 +84,12 @@ class CompletionData:
     ocsp_response: str = field(default="", repr=False)
 
     def audit_details(self) -> dict[str, str]:
-        """What the audit event keeps of a completed order (no signature or OCSP blobs)."""
+        """What the audit event keeps of a completed order: no signature or OCSP blobs, and no personnummer or name.
+
+        The event already names the patient (whose number BankID's must equal for the login to succeed), so
+        repeating identity data in the details would only spread patient data further.
+        """
         return {
-            "personal_number": self.personal_number,
-            "name": self.name,
             "device_ip": self.device_ip,
             "bankid_issue_date": self.bankid_issue_date,
         }
