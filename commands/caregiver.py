@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from per_cli.cli.options import flags, format_option
+from per_cli.cli.options import complete_units, complete_users, flags, format_option
 
 if TYPE_CHECKING:
     from per_cli.cli.app import App
@@ -53,7 +53,7 @@ def _emit_account(app: App, record: dict[str, object], password: str | None, fmt
 
 @cli.command("add")
 @click.argument("user")
-@click.option("--unit", required=True, help="The care unit the care giver works at.")
+@click.option("--unit", required=True, shell_complete=complete_units, help="The care unit the care giver works at.")
 @click.option("--name", help="The care giver's full name.")
 @_password_options
 @format_option()
@@ -77,7 +77,7 @@ def add(app: App, user: str, unit: str, name: str | None, password_stdin: bool, 
 
 
 @cli.command("set-password")
-@click.argument("user")
+@click.argument("user", shell_complete=complete_users)
 @_password_options
 @format_option()
 @click.pass_obj
@@ -107,7 +107,7 @@ def _set_active(app: App, user: str, active: bool, fmt: str) -> None:
 
 
 @cli.command("disable")
-@click.argument("user")
+@click.argument("user", shell_complete=complete_users)
 @format_option()
 @click.pass_obj
 def disable(app: App, user: str, fmt: str) -> None:
@@ -121,7 +121,7 @@ def disable(app: App, user: str, fmt: str) -> None:
 
 
 @cli.command("enable")
-@click.argument("user")
+@click.argument("user", shell_complete=complete_users)
 @format_option()
 @click.pass_obj
 def enable(app: App, user: str, fmt: str) -> None:
@@ -135,7 +135,7 @@ def enable(app: App, user: str, fmt: str) -> None:
 
 
 @cli.command("list")
-@click.option("--unit", help="Only care givers of this care unit.")
+@click.option("--unit", shell_complete=complete_units, help="Only care givers of this care unit.")
 @format_option()
 @flags(unit="--unit")
 @click.pass_obj

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import flags, format_option
+from per_cli.cli.options import complete_users, flags, format_option
 
 if TYPE_CHECKING:
     from per_cli.cli.app import App
@@ -150,7 +150,7 @@ def _complete(app: App, challenge: str, code: str | None, personnummer: str | No
 
 @cli.command("proxy")
 @click.argument("personnummer")
-@click.option("--user", "user", required=True, help="The care giver's user name.")
+@click.option("--user", "user", required=True, shell_complete=complete_users, help="The care giver's user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the care giver's password from the first line of stdin.")
 @format_option()
 @click.pass_obj

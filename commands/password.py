@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import format_option, spreadsheet_options
+from per_cli.cli.options import FILE, format_option, spreadsheet_options
 
 if TYPE_CHECKING:
     from per_cli.cli.app import App
@@ -79,6 +79,7 @@ _MAX_FAILURE_LINES = 20
 @click.option(
     "--file",
     "file",
+    type=FILE,
     metavar="FILE|-",
     help="Send to every patient in a list: one personnummer per line, or a CSV/TSV/XLSX file with a "
     "personnummer column ('-': stdin).",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from per_cli.cli.options import flags, format_option, period_options
+from per_cli.cli.options import FILE, complete_units, flags, format_option, period_options
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -113,6 +113,7 @@ def new(app: App, personnummer: str, scales: str, token: str | None, fmt: str) -
 @click.option(
     "--file",
     "file",
+    type=FILE,
     metavar="FILE|-",
     help="Read the answers from a UTF-8 file ('-': stdin): in item "
     "order, one per line or separated by commas, semicolons or tabs; an empty line or entry is a missing "
@@ -222,7 +223,7 @@ def list_(app: App, personnummer: str, fmt: str) -> None:
 
 @cli.command("export")
 @period_options
-@click.option("--unit", metavar="CODE", help="Only patients of this care unit.")
+@click.option("--unit", metavar="CODE", shell_complete=complete_units, help="Only patients of this care unit.")
 @click.option(
     "--scale",
     "scales",

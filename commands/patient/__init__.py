@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from per_cli.cli.options import flags, format_option, spreadsheet_options
+from per_cli.cli.options import FILE, complete_units, flags, format_option, spreadsheet_options
 
 if TYPE_CHECKING:
     from per_cli.cli.app import App
@@ -25,13 +25,15 @@ def cli() -> None:
 @click.argument("personnummer", required=False)
 @click.option("--first-name", help="First name (förnamn).")
 @click.option("--last-name", help="Last name (efternamn).")
-@click.option("--unit", help="Care unit code; for --file, the unit of rows without one.")
+@click.option("--unit", shell_complete=complete_units, help="Care unit code; for --file, the unit of rows without one.")
 @click.option("--mobile", help="Mobile number; Swedish by default, stored as E.164 (+46701234567).")
 @click.option("--email", help="E-mail address.")
 @click.option("--pal", help="Responsible physician (PAL).")
 @click.option("--registered-on", metavar="YYYY-MM-DD", help="Registration date. Default: today.")
 @click.option("--comment", help="Free-text comment.")
-@click.option("--file", "file", metavar="FILE|-", help="Enrol every row of a CSV, TSV or XLSX file ('-': stdin).")
+@click.option(
+    "--file", "file", type=FILE, metavar="FILE|-", help="Enrol every row of a CSV, TSV or XLSX file ('-': stdin)."
+)
 @click.option("--dry-run", is_flag=True, help="With --file: validate everything, change nothing.")
 @click.option(
     "--on-existing",
@@ -41,7 +43,7 @@ def cli() -> None:
     help="With --file: what to do with a patient already enrolled.",
 )
 @click.option(
-    "--rejects", metavar="FILE", help="With --file: write rejected rows here (- for stdout), plus line and reason."
+    "--rejects", type=FILE, metavar="FILE", help="With --file: write rejected rows here (- for stdout), plus line and reason."
 )
 @spreadsheet_options
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
@@ -213,7 +215,7 @@ def show(app: App, personnummer: str, fmt: str) -> None:
 
 
 @cli.command("list")
-@click.option("--unit", help="Only patients of this care unit.")
+@click.option("--unit", shell_complete=complete_units, help="Only patients of this care unit.")
 @click.option("--search", help="Part of a first name, last name or e-mail address.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @format_option()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from per_cli.cli.options import flags, format_option, period_options
+from per_cli.cli.options import FILE, flags, format_option, period_options
 from per_cli.cli.output import DOCUMENT_FORMATS
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def objections(app: App, since: datetime | None, until: datetime | None, fmt: st
 @format_option(choices=DOCUMENT_FORMATS)
 @click.option(
     "--output",
+    type=FILE,
     metavar="FILE|-",
     help="Write the extract to FILE (readable only by you, written whole) instead of stdout; xlsx needs it.",
 )

@@ -7,12 +7,16 @@ completed, and those modules import only click at module level: help and TAB com
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from per_cli import __version__
 from per_cli.errors import PerError
+
+if TYPE_CHECKING:
+    from per_cli.cli.app import App
 
 #: command name -> (module, one-line help shown by ``per --help`` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,8 +72,21 @@ class LazyGroup(click.Group):
             command = module.cli
             if not isinstance(command, click.Command):
                 raise TypeError(f"{self.lazy[cmd_name][0]}.cli is not a click command")
-            return command
+            from per_cli.cli.global_options import add_global_copies
+
+            return add_global_copies(command, _reopen)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's, with "Did you mean …?" drawn from every group (click looks only at those already loaded)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=exc.ctx
+            ) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List groups with their short help from the table, without importing any of them."""
@@ -146,6 +163,7 @@ def cli(
 
     Enrol patients, keep their contact details, send passwords by SMS and e-mail, and test the
     three login flows (BankID, password + one-time code, care giver proxy) on one shared database.
+    The options below may also follow the command (`per patient list --unit NEURO-SU -q`).
 
     \b
     Example:
@@ -154,6 +172,13 @@ def cli(
     """
     if ctx.resilient_parsing:  # TAB completion: decide nothing, open nothing
         return
+    app = _open_app(database=database, config_file=config_file, actor=actor, verbose=verbose, quiet=quiet)
+    ctx.obj = app  # what every command receives with @click.pass_obj
+    ctx.call_on_close(app.close)
+
+
+def _open_app(*, database: str | None, config_file: str | None, actor: str | None, verbose: int, quiet: bool) -> App:
+    """The application the root options decide (and again when some are given after the subcommand)."""
     from per_cli.cli.app import App
     from per_cli.config import load_config
 
@@ -163,9 +188,24 @@ def cli(
         config = load_config(config_file)
     except PerError as exc:
         raise _Failure.of(exc) from None
-    app = App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
-    ctx.obj = app  # what every command receives with @click.pass_obj
-    ctx.call_on_close(app.close)
+    return App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
+
+
+def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
+    """Global options given after a subcommand: the same application object, opened with the values now known."""
+    from per_cli.cli.app import App
+
+    app = ctx.find_object(App)
+    if app is None:
+        return
+    fresh = _open_app(
+        database=values.get("database"),
+        config_file=values.get("config_file"),
+        actor=values.get("actor"),
+        verbose=int(values.get("verbose") or 0),
+        quiet=bool(values.get("quiet")),
+    )
+    vars(app).update(vars(fresh))
 
 
 def main(*args: Any, **kwargs: Any) -> Any:

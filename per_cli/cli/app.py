@@ -74,6 +74,23 @@ class App:
             with session_scope(self.engine, read_only=read_only) as session:
                 yield session
 
+    @contextmanager
+    def peek(self) -> Iterator[Session]:
+        """A read-only look for TAB completion: an SQLite file that does not exist stays so, nothing is migrated."""
+        from per_cli.db.engine import session_scope
+
+        url = self.resolved_database_url
+        if url.startswith("sqlite"):
+            from pathlib import Path
+
+            from sqlalchemy.engine import make_url
+
+            name = make_url(url).database
+            if not name or name == ":memory:" or not Path(name).is_file():
+                raise FileNotFoundError(name or "no database file")
+        with session_scope(self.engine, read_only=True) as session:
+            yield session
+
     def upgrade_schema(self) -> tuple[str | None, str | None]:
         """``per db upgrade``: migrate to the schema this per needs; returns the revisions before and after."""
         from per_cli.db.faults import translate_db_errors

@@ -22,10 +22,13 @@ from per_cli.errors import InvalidInput, PerError
 F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:  # click 8.5 types its parameter types by value; the classes stay plain at run time
+    from click.shell_completion import CompletionItem
+
     _MomentType = click.ParamType[datetime, Any]
     _DayType = click.ParamType[date, Any]
+    _TextType = click.ParamType[str, Any]
 else:
-    _MomentType = _DayType = click.ParamType
+    _MomentType = _DayType = _TextType = click.ParamType
 
 # --- domain fields -> flags ---
 
@@ -60,6 +63,45 @@ def _flag(param: click.Parameter | None) -> str:
     if isinstance(param, click.Option):
         return max(param.opts, key=len)
     return param.human_readable_name if param is not None else "value"
+
+
+# --- file names ---
+
+
+class FileName(_TextType):
+    """A file name (``-`` where the option says so), taken as typed: the domain checks and names it. TAB offers the
+    shell's file names, which ``click.Path`` would too, without click's own checks and messages."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return value if isinstance(value, str) else str(value)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="file")]
+
+
+#: the type of every option that names a file to read or write
+FILE = FileName()
+
+
+# --- values from the database: care units and care givers ---
+
+
+def complete_units(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """TAB after ``--unit``: the care unit codes in the database (imported only when completing)."""
+    from per_cli.cli.completers import complete_unit_codes
+
+    return complete_unit_codes(ctx, param, incomplete)
+
+
+def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """TAB after ``--user``: the care givers' user names in the database."""
+    from per_cli.cli.completers import complete_caregivers
+
+    return complete_caregivers(ctx, param, incomplete)
 
 
 # --- --format ---

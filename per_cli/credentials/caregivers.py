@@ -173,6 +173,19 @@ def set_active(uow: UnitOfWork, username: str, *, active: bool) -> tuple[dict[st
         return _record(cg, unit_code), ended
 
 
+def caregiver_choices(session: Session, prefix: str, *, limit: int = 200) -> list[tuple[str, str]]:
+    """User names starting with ``prefix`` and "name, unit": what TAB offers after ``--user``."""
+    query = (
+        select(Caregiver.username, Caregiver.name, CareUnit.code)
+        .join(CareUnit, CareUnit.id == Caregiver.unit_id)
+        .order_by(Caregiver.username)
+        .limit(limit)
+    )
+    if prefix:
+        query = query.where(Caregiver.username.startswith(prefix, autoescape=True))
+    return [(user, ", ".join(part for part in (name, code) if part)) for user, name, code in session.execute(query)]
+
+
 def list_caregivers(uow: UnitOfWork, *, unit: str | None = None) -> list[dict[str, Any]]:
     """Every account (or those of ``unit``), by user name."""
     from per_cli.patients.units import get_unit

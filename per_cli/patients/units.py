@@ -35,6 +35,15 @@ def get_unit(session: Session, code: str, *, field: str = "unit") -> CareUnit:
     return unit
 
 
+def unit_choices(session: Session, prefix: str, *, limit: int = 200) -> list[tuple[str, str]]:
+    """Codes starting with ``prefix`` (any case) and their names, by code: what TAB offers after ``--unit``."""
+    start = prefix.strip().upper()
+    query = select(CareUnit.code, CareUnit.name).order_by(CareUnit.code).limit(limit)
+    if start:
+        query = query.where(CareUnit.code.startswith(start, autoescape=True))
+    return [(code, name) for code, name in session.execute(query).tuples()]
+
+
 # --- use cases ---
 
 
