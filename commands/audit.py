@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from per_cli.cli.options import Day, flags, format_option, period_options
+from per_cli.cli.options import FILE, Day, flags, format_option, period_options
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -227,6 +227,7 @@ def extract(
 @click.option("--seed", type=int, help="Seed of the random draw: the same seed on the same log gives the same sample.")
 @click.option(
     "--output",
+    type=FILE,
     metavar="FILE",
     help="Write the sample as CSV (UTF-8 with BOM, for Excel, private: 0600) with an empty reviewer_note column.",
 )

@@ -43,7 +43,10 @@ def cli() -> None:
     help="With --file: what to do with a patient already enrolled.",
 )
 @click.option(
-    "--rejects", type=FILE, metavar="FILE", help="With --file: write rejected rows here (- for stdout), plus line and reason."
+    "--rejects",
+    type=FILE,
+    metavar="FILE",
+    help="With --file: write rejected rows here (- for stdout), plus line and reason.",
 )
 @spreadsheet_options
 @click.option("--ignore-unknown-columns", is_flag=True, help="With --file: skip columns per does not know.")
