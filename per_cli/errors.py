@@ -61,6 +61,13 @@ class AuthDenied(PerError):
     exit_code = EXIT_DENIED
 
 
+class Forbidden(PerError):
+    """The database refuses this login the action (its staff role lacks the right): README, "Deploying for a
+    registry"."""
+
+    exit_code = EXIT_DENIED
+
+
 class PartialFailure(PerError):
     """Some rows or channels failed; the report printed before this says which."""
 

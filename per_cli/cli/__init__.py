@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "registration": ("commands.registration", "Registrations: choose scales, answer, score, export."),
     "scale": ("commands.scale", "The catalogue of scales (questionnaires)."),
     "session": ("commands.session", "Show, list and revoke login sessions."),
+    "staff": ("commands.staff", "Staff logins on PostgreSQL: roles and care units."),
     "transport": ("commands.transport", "Test the SMS and e-mail transports."),
     "unit": ("commands.unit", "Care units (vårdenheter)."),
 }

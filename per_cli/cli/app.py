@@ -55,12 +55,19 @@ class App:
         log.debug("database: %s", engine.url.render_as_string(hide_password=True))
         return engine
 
+    @property
+    def role_prefix(self) -> str:
+        """The prefix of the staff group roles on PostgreSQL (``[database] role_prefix``, default ``per_``)."""
+        from per_cli.db.roles import role_prefix
+
+        return role_prefix(self.config.get_str("database", "role_prefix"))
+
     def ensure_schema(self) -> None:
         """Create the schema on an empty database; stop on an outdated one (README, "The database")."""
         if not self._schema_checked:
             from per_cli.db.schema import ensure_current
 
-            ensure_current(self.engine)
+            ensure_current(self.engine, role_prefix=self.role_prefix)
             self._schema_checked = True
 
     @contextmanager
@@ -68,11 +75,17 @@ class App:
         """One unit of work: commits on success, rolls back on any error, maps driver faults to one line."""
         from per_cli.db.engine import session_scope
         from per_cli.db.faults import translate_db_errors
+        from per_cli.staff.scope import HiddenPatient, record_refusal
 
-        with translate_db_errors():
-            self.ensure_schema()
-            with session_scope(self.engine, read_only=read_only) as session:
-                yield session
+        try:
+            with translate_db_errors():
+                self.ensure_schema()
+                with session_scope(self.engine, read_only=read_only) as session:
+                    yield session
+        except HiddenPatient as refusal:  # told "not found"; the access log says "denied" (README, staff)
+            with translate_db_errors():
+                record_refusal(self.engine, self.actor, refusal)
+            raise
 
     @contextmanager
     def peek(self) -> Iterator[Session]:
@@ -97,7 +110,7 @@ class App:
         from per_cli.db.schema import upgrade
 
         with translate_db_errors():
-            return upgrade(self.engine)
+            return upgrade(self.engine, role_prefix=self.role_prefix)
 
     def schema_revision(self) -> str | None:
         """``per db current``: the database's schema revision (None for an empty database)."""

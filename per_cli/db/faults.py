@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import exc
 from sqlalchemy.orm import exc as orm_exc
 
-from per_cli.errors import Contention, PerError
+from per_cli.errors import Contention, Forbidden, PerError
 
 
 @contextmanager
@@ -26,6 +26,13 @@ def translate_db_errors() -> Iterator[None]:
                 "database is locked by another writer; nothing was changed, try again", field="database"
             ) from None
         raise PerError(f"cannot use the database: {text}", field="database") from None
+    except exc.ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) != "42501":  # insufficient_privilege, a row-level security check
+            raise
+        text = str(error.orig).strip().splitlines()[0]
+        raise Forbidden(
+            f"{text}: this login's staff role may not do this (see `per staff list`)", field="database"
+        ) from None
     except exc.IntegrityError as error:
         if not _foreign_key_violation(error):
             raise

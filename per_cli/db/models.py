@@ -215,6 +215,15 @@ class PatientErasure(Base):
     erased_by: Mapped[str] = mapped_column(String(200))
 
 
+class StaffUnit(Base):
+    """A care unit a staff login may act for (PostgreSQL row-level security reads it: README, "Deploying for a
+    registry"). ``login`` is the database role name; on SQLite the table stays empty."""
+
+    __tablename__ = "staff_unit"
+    login: Mapped[str] = mapped_column(String(63), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("care_unit.id", ondelete="CASCADE"), primary_key=True)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, typed as such (for the Core inserts of bulk paths)."""
     return cast(Table, model.__table__)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration this program ships (tests/db/test_schema.py keeps it honest).
-HEAD = "i18a"
+HEAD = "i13a"
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -35,7 +35,7 @@ def _known_revisions() -> set[str]:
     return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
-def ensure_current(engine: Engine) -> None:
+def ensure_current(engine: Engine, *, role_prefix: str = "per_") -> None:
     with engine.connect() as conn:
         revision = current_revision(conn)
         empty = revision is None and _is_empty(conn)
@@ -43,7 +43,7 @@ def ensure_current(engine: Engine) -> None:
     if revision == HEAD:
         return
     if empty:
-        upgrade(engine)
+        upgrade(engine, role_prefix=role_prefix)
         return
     if revision is None:
         raise PerError("the database has tables but no per schema version; is it a per database?", field="database")
@@ -66,8 +66,12 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Migrate to ``revision`` under a lock so that two first uses at once do not both create tables."""
+def upgrade(engine: Engine, revision: str = "head", *, role_prefix: str = "per_") -> tuple[str | None, str | None]:
+    """Migrate to ``revision`` under a lock so that two first uses at once do not both create tables.
+
+    On PostgreSQL, a schema at ``HEAD`` then gets the staff roles' grants and row-level security afresh
+    (``per_cli.db.roles``), in the same transaction.
+    """
     from alembic import command
 
     with engine.begin() as conn:
@@ -80,4 +84,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         after = current_revision(conn)
+        if conn.dialect.name == "postgresql" and after == HEAD:
+            from per_cli.db.roles import apply
+
+            apply(conn, role_prefix)
     return before, after

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 
 def find_existing(session: Session, candidates: Sequence[str]) -> list[Patient]:
+    from per_cli.staff.scope import open_lookup
+
+    open_lookup(session, candidates)  # a login with key-only access (service) may see this number's patient
     return list(session.execute(select(Patient).where(Patient.personnummer.in_(candidates))).scalars())
 
 
@@ -42,12 +45,25 @@ def find_patient(session: Session, text: str, *, fld: str = "personnummer") -> P
     candidates = [c.canonical for c in parsed.candidates]
     matches = find_existing(session, candidates)
     if not matches:
+        _refuse_hidden(session, candidates, fld)
         erased = first_tombstone(tombstones(session.connection(), candidates), candidates)
         when = f" (erased on {erased.erased_on.isoformat()}; see `per patient objections`)" if erased else ""
-        raise NotFound(f"no patient with this personnummer is enrolled{when}", field=fld)
+        raise NotFound(f"{_UNKNOWN}{when}", field=fld)
     if len(matches) > 1:
         raise Conflict("these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)", field=fld)
     return matches[0]
+
+
+def _refuse_hidden(session: Session, candidates: Sequence[str], fld: str) -> None:
+    """A patient of a care unit the login lacks: the unknown-patient answer, and the refusal audited (App)."""
+    from per_cli.staff.scope import HiddenPatient, hidden_patient
+
+    hidden = hidden_patient(session, candidates)
+    if hidden is not None:
+        raise HiddenPatient(_UNKNOWN, field=fld, patient_id=hidden[0], unit_code=hidden[1])
+
+
+_UNKNOWN = "no patient with this personnummer is enrolled"
 
 
 def lock_enrolled(session: Session, patient_ids: Iterable[int]) -> set[int]:
@@ -225,6 +241,7 @@ def enrol_one(
     the ``patient.enrol`` event then records with the erasure it overrides.
     """
     from per_cli.patients.units import get_unit
+    from per_cli.staff.scope import check_unit
 
     raw = {
         "personnummer": personnummer,
@@ -242,6 +259,7 @@ def enrol_one(
     with uow.transaction() as session:
         hold_enrolment_lock(session, exclusive=False)
         care_unit = get_unit(session, data.unit)
+        check_unit(session, care_unit.code)
         patient, erased = enrol(session, data, care_unit, override=reason is not None)
         details: dict[str, Any] = {"source": "single"}
         warnings = list(data.warnings)

@@ -141,7 +141,7 @@ def enrol_file(
         with _validated(_chunks(table.rows(), chunk_size), fn, opts.workers) as validated:
             from per_cli.patients.enrolment.writer import unit_ids, write_chunk  # SQLAlchemy: the workers run meanwhile
 
-            units = unit_ids(uow)
+            units, scope = unit_ids(uow)
             if default_unit is not None and default_unit not in units:
                 raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="default_unit")
             rejects = RejectsWriter.for_table(opts.rejects, table, inputs=inputs) if opts.rejects else None
@@ -156,7 +156,7 @@ def enrol_file(
                         if rejects is not None:
                             rejects.write(line, values[line], reason)
 
-                    valid = _screen(results, units, seen, summary, reject, on_warning)
+                    valid = _screen(results, units, seen, summary, reject, on_warning, scope)
                     if valid:
                         write_chunk(
                             uow,
@@ -183,8 +183,10 @@ def _screen(
     summary: Summary,
     reject: Reject,
     on_warning: Callable[[int, str], None],
+    scope: frozenset[str] | None = None,
 ) -> list[EnrolRow]:
-    """The chunk's rows that may be written: valid, not named earlier in the file, and of a known unit."""
+    """The chunk's rows that may be written: valid, not named earlier in the file, and of a known unit that the
+    login may enrol in (``scope``: those units' codes; None: every unit)."""
     summary.read += len(results)
     valid: list[EnrolRow] = []
     for res in results:
@@ -197,6 +199,9 @@ def _screen(
             continue
         if res.unit not in units:
             reject(res.line, f"unit: no care unit {res.unit}; see `per unit list`")
+            continue
+        if scope is not None and res.unit not in scope:
+            reject(res.line, f"unit: care unit {res.unit} is not granted to you; an admin can (`per staff grant`)")
             continue
         seen.add(res)
         for warning in res.warnings:

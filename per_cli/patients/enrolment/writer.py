@@ -64,10 +64,13 @@ _INSERT = (
 _UPDATABLE = ("first_name", "last_name", "unit_id", "mobile", "mobile_type", "email", "pal", "comment", "registered_on")
 
 
-def unit_ids(uow: UnitOfWork) -> dict[str, int]:
-    """Care unit code -> id, as the register has them now."""
+def unit_ids(uow: UnitOfWork) -> tuple[dict[str, int], frozenset[str] | None]:
+    """Care unit code -> id, as the register has them now, and the codes of the units this login may enrol in
+    (None: every unit; a PostgreSQL staff login of registry or support has only its own)."""
+    from per_cli.staff.scope import unit_scope
+
     with uow.transaction() as session:
-        return dict(session.execute(select(CareUnit.code, CareUnit.id)).tuples().all())
+        return dict(session.execute(select(CareUnit.code, CareUnit.id)).tuples().all()), unit_scope(session)
 
 
 def write_chunk(

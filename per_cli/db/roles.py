@@ -1,0 +1,267 @@
+"""Who may do what on PostgreSQL: group roles, GRANTs and row-level security (README, "Deploying for a registry").
+
+``per db upgrade`` applies this after the migrations, in the same transaction, idempotently: the NOLOGIN group
+roles ``{prefix}admin``, ``registry``, ``support``, ``auditor`` and ``service`` (``[database] role_prefix``,
+default ``per_``), their privileges on every table of the schema (revoked and granted afresh), and the policies
+that keep ``registry`` and ``support`` to the patients of their care units (table ``staff_unit``, kept by ``per
+staff grant|revoke``) and ``service`` to the patient whose personnummer the login flow looks up. Staff logins are
+members of one group each (``per staff add``); the schema owner and superusers bypass row-level security.
+
+Policies call small STABLE functions written as ``(SELECT f())``, so PostgreSQL evaluates them once per
+statement (an initplan), not once per row: bulk enrolment as a ``registry`` user keeps the owner's pace.
+SECURITY DEFINER functions read what a role may not read itself (its own units, the audit chain's last id) and
+pin their ``search_path``. On SQLite none of this exists: the file's owner is its only user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import Connection, text
+
+from per_cli.errors import ConfigError, Forbidden
+
+ROLES = ("admin", "registry", "support", "auditor", "service")
+DEFAULT_PREFIX = "per_"
+_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+
+_ALL = "SELECT, INSERT, UPDATE, DELETE"
+_RW = "SELECT, INSERT, UPDATE"
+_RO = "SELECT"
+_READ_ALL = {"admin": _ALL, "auditor": _RO}
+
+#: table -> group -> privileges. Tables not named here (added later) get ``_fallback``'s.
+GRANTS: Mapping[str, Mapping[str, str]] = {
+    "alembic_version": dict.fromkeys(ROLES, _RO),
+    "care_unit": {**dict.fromkeys(ROLES, _RO), "admin": _ALL},
+    "staff_unit": _READ_ALL,
+    "patient": {**_READ_ALL, "registry": _RW, "support": "SELECT, UPDATE", "service": "SELECT, UPDATE (updated_at)"},
+    "patient_credential": {**_READ_ALL, "registry": _RO, "support": _RW, "service": _RW},
+    "password_delivery": {**_READ_ALL, "registry": _RO, "support": _RW},
+    "caregiver": {**_READ_ALL, "support": _RO, "service": "SELECT, UPDATE"},
+    "otp_challenge": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
+    "login_session": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
+    "registration": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
+    "registration_part": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
+    "patient_erasure": {**_READ_ALL, "registry": _RO, "support": _RO, "service": _RO},
+    # append-only for everyone (triggers refuse UPDATE/DELETE, README "The access log"); pruning is a function
+    "audit_event": dict.fromkeys(ROLES, "SELECT, INSERT"),
+    "audit_anchor": {"admin": _RO, "support": _RO, "auditor": _RO},
+}
+
+_EVERYONE = "true"
+_MY_UNITS = "unit_id = ANY ((SELECT per_my_units())::integer[])"
+_LOOKED_UP = "personnummer = ANY ((SELECT per_lookup())::text[])"
+_VISIBLE_PATIENT = "EXISTS (SELECT 1 FROM patient p WHERE p.id = {table}.patient_id)"
+_AUDIT_TAIL = "id >= (SELECT per_audit_last_id())"
+
+#: the row filters of the tables with row-level security: table -> group -> USING (and WITH CHECK) expression
+_PATIENT_POLICIES: Mapping[str, str] = {
+    "admin": _EVERYONE,
+    "auditor": _EVERYONE,
+    "registry": _MY_UNITS,
+    "support": _MY_UNITS,
+    # key-only: the patient whose number the login flow looks up, or one in a login or session under way
+    "service": f"{_LOOKED_UP} OR id = ANY ((SELECT per_live_patients())::integer[])",
+}
+_SPECIAL: Mapping[str, Mapping[str, str]] = {
+    "patient": _PATIENT_POLICIES,
+    "registration_part": {
+        **dict.fromkeys(ROLES, "EXISTS (SELECT 1 FROM registration r WHERE r.id = registration_part.registration_id)"),
+        "admin": _EVERYONE,
+        "auditor": _EVERYONE,
+    },
+    "patient_erasure": {**dict.fromkeys(ROLES, _EVERYONE), "service": _LOOKED_UP},
+    "audit_event": {
+        "admin": _EVERYONE,
+        "auditor": _EVERYONE,
+        # their units' events, their own, and the chain's last event (new events chain from its hash)
+        "support": f"unit_code = ANY ((SELECT per_my_unit_codes())::text[]) OR actor = session_user OR {_AUDIT_TAIL}",
+        "registry": _AUDIT_TAIL,
+        "service": _AUDIT_TAIL,
+    },
+}
+#: patient-linked tables that ``service`` reads by their own secret key (challenge id, token digest)
+_SERVICE_OPEN = ("otp_challenge", "login_session")
+
+
+def _functions(schema: str, prefix: str) -> list[str]:
+    definer = f"LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp"
+    member = " OR ".join(f"pg_has_role(session_user, '{prefix}{r}', 'USAGE')" for r in ("registry", "support"))
+    unrestricted = " OR ".join(f"pg_has_role(session_user, '{prefix}{r}', 'USAGE')" for r in ("admin", "auditor"))
+    mine = "FROM staff_unit s JOIN care_unit u ON u.id = s.unit_id WHERE s.login = session_user"
+    return [
+        f"""CREATE OR REPLACE FUNCTION per_my_units() RETURNS integer[] {definer} AS $$
+            SELECT coalesce(array_agg(unit_id ORDER BY unit_id), '{{}}') FROM staff_unit WHERE login = session_user
+        $$""",
+        f"""CREATE OR REPLACE FUNCTION per_my_unit_codes() RETURNS text[] {definer} AS $$
+            SELECT coalesce(array_agg(u.code::text ORDER BY u.code), '{{}}') {mine}
+        $$""",
+        # NULL: not limited to units (admin, auditor, the owner); else the codes of the login's units
+        f"""CREATE OR REPLACE FUNCTION per_unit_scope() RETURNS text[] {definer} AS $$
+            SELECT CASE WHEN ({unrestricted}) OR NOT ({member}) THEN NULL
+                        ELSE (SELECT coalesce(array_agg(u.code::text ORDER BY u.code), '{{}}') {mine}) END
+        $$""",
+        """CREATE OR REPLACE FUNCTION per_lookup() RETURNS text[] LANGUAGE sql STABLE AS $$
+            SELECT string_to_array(nullif(current_setting('per.lookup', true), ''), ',')
+        $$""",
+        f"""CREATE OR REPLACE FUNCTION per_live_patients() RETURNS integer[] {definer} AS $$
+            SELECT coalesce(array_agg(DISTINCT patient_id), '{{}}') FROM (
+                SELECT patient_id FROM otp_challenge WHERE expires_at > now() - interval '1 day'
+                UNION ALL
+                SELECT patient_id FROM login_session
+                 WHERE revoked_at IS NULL AND expires_at > now() - interval '1 day') AS live
+        $$""",
+        f"""CREATE OR REPLACE FUNCTION per_audit_last_id() RETURNS integer {definer} AS $$
+            SELECT max(id) FROM audit_event
+        $$""",
+        # is a personnummer enrolled where the caller may not see it? (so that the refusal is audited)
+        f"""CREATE OR REPLACE FUNCTION per_hidden_patient(candidates text[])
+            RETURNS TABLE (patient_id integer, unit_code text) {definer} AS $$
+            SELECT p.id, u.code::text FROM patient p JOIN care_unit u ON u.id = p.unit_id
+             WHERE p.personnummer = ANY (candidates) ORDER BY p.id LIMIT 1
+        $$""",
+    ]
+
+
+_FUNCTIONS = (
+    "per_my_units()",
+    "per_my_unit_codes()",
+    "per_unit_scope()",
+    "per_lookup()",
+    "per_live_patients()",
+    "per_audit_last_id()",
+    "per_hidden_patient(text[])",
+)
+
+
+def role_prefix(configured: str | None) -> str:
+    prefix = DEFAULT_PREFIX if configured is None else configured
+    if not _PREFIX.match(prefix):
+        raise ConfigError(
+            "[database] role_prefix: must be 1–30 lower-case letters, digits or '_', starting with a letter",
+            field="config",
+        )
+    return prefix
+
+
+def group_roles(prefix: str) -> dict[str, str]:
+    """Role (``admin`` …) -> the database's group role name (``per_admin`` …)."""
+    return {role: f"{prefix}{role}" for role in ROLES}
+
+
+def apply(conn: Connection, prefix: str) -> None:
+    """Create the group roles if missing, then grant and write the policies afresh (idempotent)."""
+    groups = group_roles(prefix)
+    _ensure_groups(conn, groups.values())
+    schema = _quote(conn, conn.exec_driver_sql("SELECT current_schema()").scalar_one())
+    for statement in _functions(schema, prefix):
+        conn.exec_driver_sql(statement)
+    everyone = ", ".join(_quote(conn, g) for g in groups.values())
+    for function in _FUNCTIONS:
+        conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
+        conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {everyone}")
+    owner = "SELECT pg_has_role(nspowner, 'USAGE') FROM pg_namespace WHERE nspname = current_schema()"
+    if conn.exec_driver_sql(owner).scalar():  # else (public, not ours): PUBLIC's USAGE is what there is
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {everyone}")
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {everyone}")
+    conn.exec_driver_sql(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {everyone}")
+    writers = ", ".join(_quote(conn, groups[r]) for r in ROLES if r != "auditor")
+    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {writers}")
+    auditor = _quote(conn, groups["auditor"])
+    conn.exec_driver_sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {auditor}")  # it logs its reads
+    drop_policies(conn)
+    for table, columns in _tables(conn).items():
+        for role, privileges in GRANTS.get(table, _fallback(columns)).items():
+            conn.exec_driver_sql(f"GRANT {privileges} ON {_quote(conn, table)} TO {_quote(conn, groups[role])}")
+        policies = _policies(table, columns)
+        if policies:
+            _write_policies(conn, table, policies, groups)
+
+
+def _fallback(columns: set[str]) -> Mapping[str, str]:
+    """A table this version does not name: the admin writes, the auditor reads; a patient-linked one (it has
+    ``patient_id``) is also open to the roles that work with patients, within their patients (row-level security)."""
+    if "patient_id" in columns:
+        return {**_READ_ALL, "registry": _RW, "support": _RW, "service": _RW}
+    return {**_READ_ALL, "registry": _RO, "support": _RO, "service": _RO}
+
+
+def _policies(table: str, columns: set[str]) -> Mapping[str, str]:
+    if table in _SPECIAL:
+        return _SPECIAL[table]
+    if "patient_id" not in columns:
+        return {}
+    visible = _VISIBLE_PATIENT.format(table=table)
+    limited = dict.fromkeys(("registry", "support", "service"), visible)
+    if table in _SERVICE_OPEN:
+        limited["service"] = _EVERYONE
+    return {"admin": _EVERYONE, "auditor": _EVERYONE, **limited}
+
+
+def _write_policies(conn: Connection, table: str, policies: Mapping[str, str], groups: Mapping[str, str]) -> None:
+    name = _quote(conn, table)
+    conn.exec_driver_sql(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
+    if table == "audit_event":  # anyone appends (the actor is checked by a trigger); reading is filtered
+        everyone = ", ".join(_quote(conn, g) for g in groups.values())
+        conn.exec_driver_sql(f"CREATE POLICY per_append ON {name} FOR INSERT TO {everyone} WITH CHECK (true)")
+        for role, condition in policies.items():
+            conn.exec_driver_sql(
+                f"CREATE POLICY per_{role} ON {name} FOR SELECT TO {_quote(conn, groups[role])} USING ({condition})"
+            )
+        return
+    for role, condition in policies.items():
+        conn.exec_driver_sql(
+            f"CREATE POLICY per_{role} ON {name} TO {_quote(conn, groups[role])} "
+            f"USING ({condition}) WITH CHECK ({condition})"
+        )
+
+
+def drop_policies(conn: Connection) -> None:
+    """Remove every policy this module wrote (their names start with ``per_``) in the current schema."""
+    rows = conn.exec_driver_sql(
+        "SELECT tablename, policyname FROM pg_policies "
+        "WHERE schemaname = current_schema() AND left(policyname, 4) = 'per_'"
+    ).all()
+    for table, policy in rows:
+        conn.exec_driver_sql(f"DROP POLICY {_quote(conn, policy)} ON {_quote(conn, table)}")
+
+
+def _tables(conn: Connection) -> dict[str, set[str]]:
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+        "AND a.attnum > 0 AND NOT a.attisdropped"
+    ).all()
+    tables: dict[str, set[str]] = {}
+    for table, column in rows:
+        tables.setdefault(str(table), set()).add(str(column))
+    return tables
+
+
+def _ensure_groups(conn: Connection, names: Iterable[str]) -> None:
+    wanted = list(names)
+    existing = set(conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY (:n)"), {"n": wanted}).scalars())
+    missing = [n for n in wanted if n not in existing]
+    if not missing:
+        return
+    may_create = conn.exec_driver_sql(
+        "SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
+    ).scalar()
+    if not may_create:
+        create = "; ".join(f"CREATE ROLE {n} NOLOGIN" for n in missing)
+        raise Forbidden(
+            f"the group roles {', '.join(missing)} do not exist and this login may not create them; "
+            f"a DBA runs: {create}",
+            field="database",
+        )
+    for role in missing:  # another database of the cluster may create it at the same moment
+        conn.exec_driver_sql(
+            f"DO $$ BEGIN CREATE ROLE {_quote(conn, role)} NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+
+
+def _quote(conn: Connection, name: str) -> str:
+    return str(conn.dialect.identifier_preparer.quote_identifier(name))
