@@ -31,11 +31,15 @@ class HiddenPatient(NotFound):
 
 
 def open_lookup(session: Session, candidates: Sequence[str]) -> None:
-    """Let this transaction see the patient with one of these personnummer, if the login's only access is by key
-    (``service``: row-level security shows it the patient whose number it names, and no other)."""
+    """Let this connection see the patient with one of these personnummer, if the login's only access is by key
+    (``service``: row-level security shows it the patient whose number it names, and no other).
+
+    The setting lasts the connection, not only the transaction: a login flow finds the patient by number, then
+    writes its rows in later transactions by the patient's id. The next look-up replaces it.
+    """
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT set_config('per.lookup', :v, true)"), {"v": ",".join(candidates)})
+        conn.execute(text("SELECT set_config('per.lookup', :v, false)"), {"v": ",".join(candidates)})
 
 
 def hidden_patient(session: Session, candidates: Sequence[str]) -> tuple[int, str] | None:
