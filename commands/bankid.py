@@ -48,6 +48,13 @@ def cli() -> None:
     "(e.g. maintenance). Repeatable.",
 )
 @click.option("--log-requests", is_flag=True, help="Log each request on stderr.")
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Once it accepts connections, write 'url=URL' and 'config=FILE' lines here (whole, by a rename); "
+    "removed when it stops. Wait for this file instead of reading stdout.",
+)
 @click.pass_obj
 def simulator(
     app: App,
@@ -58,17 +65,20 @@ def simulator(
     polls: int,
     persons: tuple[str, ...],
     log_requests: bool,
+    ready_file: str | None,
 ) -> None:
     """Run a local stand-in of the BankID RP API v6.0 (mutual TLS) until Ctrl-C.
 
     It writes a CA, server and client certificates and a ready config file (per.toml, section [bankid]) to
     the state dir, names that file on stderr (not with -q), then prints "listening on https://HOST:PORT/rp/v6.0/"
-    on stdout. Orders answer "pending"
-    POLLS times, then end as the scenario says.
+    on stdout and writes the --ready-file. Orders answer "pending" POLLS times, then end as the scenario says.
+    It needs no config file of its own: PER_CONFIG may name its per.toml before it exists.
 
     \b
     Example:
-      per bankid simulator --state-dir /tmp/bankid --polls 1 --person 191212121212=userCancel &
+      per bankid simulator --state-dir /tmp/bankid --polls 1 --person 191212121212=userCancel \\
+          --ready-file /tmp/bankid/ready &
+      until [ -e /tmp/bankid/ready ]; do sleep 0.1; done
       per --config /tmp/bankid/per.toml login bankid 191212121212 --no-qr
     """
     import signal
@@ -104,8 +114,17 @@ def simulator(
         app.note(f"config: {sim.files.config}")
         click.echo(f"listening on {url}")
         sys.stdout.flush()
+        if ready_file is not None:
+            from per_cli.bankid.certs import write_ready_file
+
+            try:
+                write_ready_file(Path(ready_file), url=url, config=sim.files.config)
+            except OSError as exc:
+                raise click.ClickException(f"--ready-file: cannot write {ready_file} ({exc.strerror or exc})") from None
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         sim.stop()
+        if ready_file is not None:
+            Path(ready_file).unlink(missing_ok=True)

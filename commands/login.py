@@ -45,11 +45,22 @@ def _emit_login(app: App, result: Any, fmt: str, how: str) -> None:
     is_flag=True,
     help="Read the code from the file:// transport's directory (CI); refused with any other transport.",
 )
+@click.option(
+    "--password-from-outbox",
+    is_flag=True,
+    help="Take the password from the newest password message to the patient in the file:// transport's directory "
+    "(CI); refused with any other transport.",
+)
 @click.option("--send-only", is_flag=True, help="Step 1 only: send the code and print the challenge id.")
 @click.option("--challenge", metavar="ID", help="Step 2: complete this challenge (from --send-only).")
 @click.option("--code", metavar="CODE", help="With --challenge: the one-time code. Default: ask for it.")
 @format_option()
-@flags(channel="--channel", outbox="--code-from-outbox", challenge="--challenge")
+@flags(
+    channel="--channel",
+    outbox="--code-from-outbox",
+    password_outbox="--password-from-outbox",
+    challenge="--challenge",
+)
 @click.pass_obj
 def otp(
     app: App,
@@ -57,6 +68,7 @@ def otp(
     password_stdin: bool,
     channel: str | None,
     code_from_outbox: bool,
+    password_from_outbox: bool,
     send_only: bool,
     challenge: str | None,
     code: str | None,
@@ -73,6 +85,7 @@ def otp(
       per login otp 1212121212                      # asks for the password, then the code
       printf '%s\\n' "$PASSWORD" | per login otp 191212121212 --password-stdin \\
           --channel sms --code-from-outbox --format json
+      per login otp 191212121212 --password-from-outbox --code-from-outbox --format json   # CI, file://
       per login otp 191212121212 --password-stdin --send-only --format plain < pw.txt
       per login otp --challenge 4f9c…e1 --code 123456
     """
@@ -84,6 +97,7 @@ def otp(
     if challenge is not None:
         for flag, given in (
             ("--password-stdin", password_stdin),
+            ("--password-from-outbox", password_from_outbox),
             ("--send-only", send_only),
             ("--channel", channel is not None),
         ):
@@ -101,9 +115,16 @@ def otp(
         raise click.UsageError("give the patient's PERSONNUMMER (or --challenge ID to complete a code)")
     if send_only and code_from_outbox:
         raise click.UsageError("--send-only and --code-from-outbox exclude each other")
-    from per_cli.cli.prompts import read_password
+    if password_stdin and password_from_outbox:
+        raise click.UsageError("--password-stdin and --password-from-outbox exclude each other")
+    if password_from_outbox:
+        from per_cli.login.outbox import password_from_outbox as read_sent_password
 
-    password = read_password(password_stdin, "Password")
+        password = read_sent_password(app, personnummer, channel=channel)
+    else:
+        from per_cli.cli.prompts import read_password
+
+        password = read_password(password_stdin, "Password")
     started = start_otp(
         app, personnummer, password=password, channel=channel, require_file_outbox=code_from_outbox, warn=app.warn
     )

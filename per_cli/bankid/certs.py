@@ -131,6 +131,12 @@ key_file = {q(str(files.client_key))}
     return files.config
 
 
+def write_ready_file(path: Path, *, url: str, config: Path) -> None:
+    """``--ready-file``: ``url=…`` and ``config=…`` lines, written whole (a rename) once the simulator accepts
+    connections, so a script waits for the file and reads a line (``sed -n 's/^config=//p'``)."""
+    _write(path, f"url={url}\nconfig={config.resolve()}\n".encode(), mode=0o644)
+
+
 def _write_client(files: StateFiles, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _build(_name("per BankID simulator RP"), key, ca, ca_key, client=True)

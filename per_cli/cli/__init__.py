@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: groups that run without a config file: a named one that does not exist (yet) is skipped, so PER_CONFIG may
+#: name the per.toml that ``per bankid simulator`` is about to write
+CONFIG_OPTIONAL = frozenset({"bankid", "completion"})
+
 #: domain fields that the root options give, for every command (a command's own are in ``options.flags``)
 ROOT_FLAGS = {"database_url": "--database", "config_file": "--config"}
 
@@ -173,22 +177,41 @@ def cli(
     """
     if ctx.resilient_parsing:  # TAB completion: decide nothing, open nothing
         return
-    app = _open_app(database=database, config_file=config_file, actor=actor, verbose=verbose, quiet=quiet)
+    app = _open_app(
+        database=database,
+        config_file=config_file,
+        actor=actor,
+        verbose=verbose,
+        quiet=quiet,
+        config_optional=ctx.invoked_subcommand in CONFIG_OPTIONAL,
+    )
     ctx.obj = app  # what every command receives with @click.pass_obj
     ctx.call_on_close(app.close)
 
 
-def _open_app(*, database: str | None, config_file: str | None, actor: str | None, verbose: int, quiet: bool) -> App:
+def _open_app(
+    *,
+    database: str | None,
+    config_file: str | None,
+    actor: str | None,
+    verbose: int,
+    quiet: bool,
+    config_optional: bool = False,
+) -> App:
     """The application the root options decide (and again when some are given after the subcommand)."""
+    from pathlib import Path
+
     from per_cli.cli.app import App
-    from per_cli.config import load_config
+    from per_cli.config import Config, load_config
 
     verbosity = -1 if quiet else verbose
     _configure_logging(verbosity)
     try:
         config = load_config(config_file)
     except PerError as exc:
-        raise _Failure.of(exc) from None
+        if not (config_optional and config_file and not Path(config_file).expanduser().exists()):
+            raise _Failure.of(exc) from None
+        config = Config()
     return App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
 
 
@@ -205,6 +228,7 @@ def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
         actor=values.get("actor"),
         verbose=int(values.get("verbose") or 0),
         quiet=bool(values.get("quiet")),
+        config_optional=ctx.find_root().invoked_subcommand in CONFIG_OPTIONAL,
     )
     vars(app).update(vars(fresh))
 
