@@ -67,3 +67,56 @@ def test_command_module_imports_only_click() -> None:
     code = f"import sys, commands.bankid; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ready_file_with_no_config_file_yet(tmp_path: Path) -> None:
+    """CI names the simulator's per.toml in PER_CONFIG before it exists, then waits for the ready file."""
+    import os
+    import time
+
+    from tests.helpers.per import PER
+
+    state, ready = tmp_path / "state", tmp_path / "ready"
+    env = {**os.environ, "PER_CONFIG": str(state / "per.toml"), "PER_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    proc = subprocess.Popen(
+        [PER, "bankid", "simulator", "--state-dir", str(state), "--ready-file", str(ready), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        for _ in range(600):
+            if ready.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        lines = dict(line.split("=", 1) for line in ready.read_text().splitlines())
+        assert set(lines) == {"url", "config"}
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+/rp/v6\.0/", lines["url"])
+        assert Path(lines["config"]) == (state / "per.toml").resolve()
+        config = tomllib.loads(Path(lines["config"]).read_text())["bankid"]
+        assert config["base_url"] == lines["url"]
+        with client_from_config(config, {}) as client:  # it accepts connections once the file is there
+            assert client.collect(client.auth(PNR, "127.0.0.1").order_ref).status in ("pending", "complete")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err == "" and out.startswith("listening on https://")
+    assert not ready.exists()  # gone with the simulator: a stale file never says "ready"
+
+
+def test_an_unwritable_ready_file_is_one_line(tmp_path: Path) -> None:
+    from tests.helpers.per import PER
+
+    result = subprocess.run(
+        [PER, "bankid", "simulator", "--state-dir", str(tmp_path / "s"), "--ready-file", str(tmp_path / "no" / "r")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: --ready-file: cannot write")
+    assert "Traceback" not in result.stderr
