@@ -45,6 +45,12 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     "registration": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
     "registration_part": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
     "patient_erasure": {**_READ_ALL, "registry": _RO, "support": _RO, "service": _RO},
+    # #14 (login limits) and #17 (campaigns): named here so that each role gets what its commands need
+    "login_throttle": {**_READ_ALL, "support": _RW, "service": _RW},
+    "otp_send": {**_READ_ALL, "support": _RO, "service": _RW},
+    "otp_key": {**_READ_ALL, "registry": _RO, "support": "SELECT, INSERT", "service": "SELECT, INSERT"},
+    "campaign": {**_READ_ALL, "support": _RW},
+    "campaign_target": {**_READ_ALL, "support": _RW},
     # append-only for everyone (triggers refuse UPDATE/DELETE, README "The access log"); pruning is a function
     "audit_event": dict.fromkeys(ROLES, "SELECT, INSERT"),
     "audit_anchor": {"admin": _RO, "support": _RO, "auditor": _RO},
@@ -136,6 +142,13 @@ _FUNCTIONS = (
 )
 
 
+#: functions other migrations add (the access log's, #13 pts 3-4), granted when they exist: function -> roles
+_OPTIONAL_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
+    "per_audit_tail()": ROLES,  # every role appends events, and chains them from the head it returns
+    "per_audit_prune(timestamptz)": ("admin",),
+}
+
+
 def role_prefix(configured: str | None) -> str:
     prefix = DEFAULT_PREFIX if configured is None else configured
     if not _PREFIX.match(prefix):
@@ -162,6 +175,11 @@ def apply(conn: Connection, prefix: str) -> None:
     for function in _FUNCTIONS:
         conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
         conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {everyone}")
+    for function, roles in _OPTIONAL_FUNCTIONS.items():
+        if conn.exec_driver_sql(f"SELECT to_regprocedure('{function}')").scalar() is not None:
+            conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
+            granted = ", ".join(_quote(conn, groups[r]) for r in roles)
+            conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {granted}")
     owner = "SELECT pg_has_role(nspowner, 'USAGE') FROM pg_namespace WHERE nspname = current_schema()"
     if conn.exec_driver_sql(owner).scalar():  # else (public, not ours): PUBLIC's USAGE is what there is
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {everyone}")

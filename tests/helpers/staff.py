@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 PG_ENV = "PER_TEST_POSTGRES_URL"
+_GROUPS = ("_admin", "_registry", "_support", "_auditor", "_service")
 
 
 def pg_only() -> str:
@@ -75,7 +76,7 @@ class Staff:
                     "SELECT rolname FROM pg_roles WHERE left(rolname, %s) = %s", (len(self.prefix), self.prefix)
                 )
             ]
-            for name in names:
+            for name in sorted(names, key=lambda n: n.endswith(_GROUPS)):  # members first, then groups
                 conn.execute(f'DROP OWNED BY "{name}"')
                 conn.execute(f'DROP ROLE "{name}"')
 
