@@ -56,9 +56,10 @@ class _Failure(click.ClickException):
     def of(cls, exc: PerError) -> _Failure:
         """The one line for a domain error, its field named as the user gave it."""
         from per_cli.cli.options import flag_for
+        from per_cli.identity.text import visible
 
         exc.field = flag_for(exc.field, ROOT_FLAGS)
-        return cls(str(exc), exc.exit_code)
+        return cls(visible(str(exc)), exc.exit_code)  # a value quoted from the input is shown, never sent raw
 
 
 class LazyGroup(click.Group):

@@ -145,7 +145,9 @@ class App:
             return
         if self._progress is not None:
             self._progress.done()
-        print(line, file=sys.stderr, flush=True)
+        from per_cli.identity.text import visible
+
+        print(visible(line), file=sys.stderr, flush=True)  # a value quoted from data never reaches the terminal raw
 
     @contextmanager
     def progress(self, label: str) -> Iterator[Progress]:

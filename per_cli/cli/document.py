@@ -16,7 +16,7 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from per_cli.cli.output import cell, json_default, sheet_cell
+from per_cli.cli.output import cell, json_default, sheet_cell, shown
 
 if TYPE_CHECKING:
     from per_cli.rights.extract import RegisterExtract
@@ -48,7 +48,7 @@ def render_document(doc: RegisterExtract, fmt: str) -> str:
         )
     if fmt in ("csv", "tsv", "plain"):
         if fmt == "plain":
-            return "".join("\t".join(cell(v) for v in row) + "\n" for row in _long_rows(doc))
+            return "".join("\t".join(shown(v) for v in row) + "\n" for row in _long_rows(doc))
         from per_cli.spreadsheet.cells import CsvWriter
 
         buf = io.StringIO()
@@ -71,10 +71,10 @@ def _table(doc: RegisterExtract) -> str:
             out.append(doc.nothing)
         elif section.key == "profile":
             rec = section.records[0]
-            rows = [[h, cell(rec.get(c))] for c, h in zip(section.columns, section.headings, strict=True)]
+            rows = [[h, shown(rec.get(c))] for c, h in zip(section.columns, section.headings, strict=True)]
             out.append(tabulate(rows, tablefmt="plain"))
         else:
-            rows = [[cell(r.get(c)) for c in section.columns] for r in section.records]
+            rows = [[shown(r.get(c)) for c in section.columns] for r in section.records]
             out.append(tabulate(rows, headers=list(section.headings), tablefmt="simple"))
         out.append("")
     return "\n".join(out)

@@ -127,9 +127,13 @@ def parse_moment(text: str, *, end: bool = False) -> datetime:
     value = text.strip()
     if len(value) == 10:
         day = date.fromisoformat(value)
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time())
+        moment = datetime.combine(day, time())
     else:
         moment = datetime.fromisoformat(value)
+    if not 1900 <= moment.year <= 9000:  # also keeps the arithmetic below and the database's clocks in range
+        raise ValueError(f"{value} is outside the years 1900–9000")
+    if len(value) == 10 and end:
+        moment += timedelta(days=1)
     return moment.astimezone() if moment.tzinfo is None else moment
 
 
@@ -149,9 +153,10 @@ class Moment(_MomentType):
             return value
         try:
             return parse_moment(str(value), end=self.end)
-        except ValueError:
+        except (ValueError, OverflowError) as exc:
+            reason = str(exc) if "outside the years" in str(exc) else "not a date or time"
             raise InvalidInput(
-                f"not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {str(value).strip()!r}", field=_flag(param)
+                f"{reason} (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {str(value).strip()!r}", field=_flag(param)
             ) from None
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from per_cli.identity.text import visible
+
 FORMATS = ("table", "json", "jsonl", "csv", "tsv", "plain")
 #: a document of several record sets can also be a workbook (``per_cli.cli.document``)
 DOCUMENT_FORMATS = (*FORMATS, "xlsx")
@@ -38,6 +40,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
     return str(value)
+
+
+def shown(value: Any) -> str:
+    """The cell text for a terminal or a one-line record: control characters escaped (``\\x1b``, ``\\t``)."""
+    return visible(_cell(value))
 
 
 def sheet_cell(value: Any) -> Any:
@@ -77,16 +84,18 @@ def render(
         for rec in records:
             writer.writerow([sheet_cell(rec.get(c)) for c in cols])
         return buf.getvalue()
+    # for terminals from here on: a control character from data is shown escaped, never sent
     if fmt == "plain":
-        return "".join("\t".join(_cell(rec.get(c)) for c in cols) + "\n" for rec in records)
+        return "".join("\t".join(shown(rec.get(c)) for c in cols) + "\n" for rec in records)
     from tabulate import tabulate
 
     if single and records:
-        rows = [[k, _cell(v)] for k, v in records[0].items() if k in cols]
+        rows = [[visible(k), shown(v)] for k, v in records[0].items() if k in cols]
         return tabulate(rows, tablefmt="plain") + "\n"
     if not records:
         return ""
-    return tabulate([[_cell(r.get(c)) for c in cols] for r in records], headers=cols, tablefmt="simple") + "\n"
+    headers = [visible(c) for c in cols]
+    return tabulate([[shown(r.get(c)) for c in cols] for r in records], headers=headers, tablefmt="simple") + "\n"
 
 
 def emit(records: Sequence[Record], fmt: str = "table", **kwargs: Any) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from per_cli.db.models import Caregiver, CareUnit, utcnow
 from per_cli.errors import Conflict, InvalidInput, NotFound
+from per_cli.identity.text import NAME_MAX, optional_text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -110,9 +111,7 @@ def add_caregiver(
     from per_cli.patients.units import get_unit
 
     uname = validate_username(username)
-    display = (name or "").strip() or None
-    if display and len(display) > 200:
-        raise InvalidInput("longer than 200 characters", field="name")
+    display = optional_text(name, "name", NAME_MAX)
     check_password(uow.config, uname, password)
     with uow.transaction() as session:
         care_unit = get_unit(session, unit)

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from per_cli.errors import InvalidInput
 from per_cli.identity.personnummer import Personnummer, parse_personnummer
+from per_cli.identity.text import NAME_MAX, NOTE_MAX, check_text
+from per_cli.identity.text import optional_text as optional_text  # register and erase take it from here
 
 if TYPE_CHECKING:
     from per_cli.identity.phone import PhoneNumber
 
 CONTACT_PERSONS = ("patient", "relative", "other")
-_MAX_NAME = 200
+_MAX_NAME = NAME_MAX
 _DIGIT = re.compile(r"\d")
 _SPACES = re.compile(r"\s+")
 
@@ -43,29 +45,26 @@ class PatientData:
 
 
 def _name(value: str | None, fld: str) -> str:
-    text = _SPACES.sub(" ", (value or "").strip())
+    raw = (value or "").strip()
+    if raw:
+        check_text(raw, fld, len(raw))  # a tab or line break is named, not folded into a space
+    text = _SPACES.sub(" ", raw)
     if not text:
         raise InvalidInput("must not be empty", field=fld)
-    if len(text) > _MAX_NAME:
-        raise InvalidInput(f"longer than {_MAX_NAME} characters", field=fld)
+    check_text(text, fld, _MAX_NAME)
     if _DIGIT.search(text):
         raise InvalidInput("must not contain digits (is a column shifted?)", field=fld)
     if not text.isprintable():
-        raise InvalidInput("contains control characters", field=fld)
+        raise InvalidInput("contains invisible formatting characters; remove them", field=fld)
     return text
 
 
-def optional_text(value: str | None, fld: str, limit: int) -> str | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        raise InvalidInput(f"longer than {limit} characters", field=fld)
-    return text
+#: no date in the register is earlier (a year such as 0001 or 1026 is a typing error)
+EARLIEST = date(1900, 1, 1)
 
 
 def parse_date(value: str, fld: str, *, today: date | None = None, allow_future: bool = False) -> date:
-    """``YYYY-MM-DD`` (or ``YYYYMMDD``, or a spreadsheet's ``YYYY-MM-DD 00:00:00``)."""
+    """``YYYY-MM-DD`` (or ``YYYYMMDD``, or a spreadsheet's ``YYYY-MM-DD 00:00:00``), not before 1900."""
     text = value.strip()
     if " " in text:
         text = text.split(" ", 1)[0]
@@ -75,6 +74,8 @@ def parse_date(value: str, fld: str, *, today: date | None = None, allow_future:
         parsed = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"not a date in the form YYYY-MM-DD: {value.strip()!r}", field=fld) from None
+    if parsed < EARLIEST:
+        raise InvalidInput(f"{parsed.isoformat()} is before {EARLIEST.year}; is the year mistyped?", field=fld)
     if not allow_future and parsed > (today or date.today()):
         raise InvalidInput(f"{parsed.isoformat()} is in the future", field=fld)
     return parsed
@@ -133,7 +134,7 @@ def validate_patient(
         email=email,
         registered_on=registered_on,
         pal=optional_text(raw.get("pal"), "pal", _MAX_NAME),
-        comment=optional_text(raw.get("comment"), "comment", 2000),
+        comment=optional_text(raw.get("comment"), "comment", NOTE_MAX),
         warnings=tuple(warnings),
     )
 
@@ -194,7 +195,7 @@ def validate_change(change: ProfileChange) -> tuple[dict[str, Any], list[str]]:
     if change.pal is not None:
         values["pal"] = optional_text(change.pal, "pal", _MAX_NAME)
     if change.comment is not None:
-        values["comment"] = optional_text(change.comment, "comment", 2000)
+        values["comment"] = optional_text(change.comment, "comment", NOTE_MAX)
     return values, warnings
 
 
@@ -202,9 +203,7 @@ def override_reason(value: str | None) -> str | None:
     """Staff's reason for enrolling an erased or objecting person all the same (it goes to the access log)."""
     if value is None:
         return None
-    reason = optional_text(value, "override_reason", 2000)
+    reason = optional_text(value, "override_reason", NOTE_MAX)
     if reason is None:
         raise InvalidInput("must not be empty: say why the objection is overridden", field="override_reason")
-    if not reason.isprintable():
-        raise InvalidInput("contains control characters", field="override_reason")
     return reason

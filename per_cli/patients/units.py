@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import CareUnit, Patient
-from per_cli.errors import Conflict, InvalidInput, NotFound
+from per_cli.errors import Conflict, NotFound
+from per_cli.identity.text import NAME_MAX, required_text
 from per_cli.patients.fields import validate_unit_code
 
 if TYPE_CHECKING:
@@ -17,9 +18,7 @@ if TYPE_CHECKING:
 
 def create_unit(session: Session, code: str, name: str) -> CareUnit:
     code = validate_unit_code(code)
-    name = name.strip()
-    if not name:
-        raise InvalidInput("must not be empty", field="name")
+    name = required_text(name, "name", NAME_MAX)
     if session.execute(select(CareUnit.id).where(CareUnit.code == code)).first():
         raise Conflict(f"care unit {code} already exists", field="unit")
     unit = CareUnit(code=code, name=name)

@@ -171,7 +171,7 @@ def test_on_a_terminal_it_shows_what_goes_and_asks_first(full: Full, env: dict[s
         (
             [TOLVAN, "--reason", "other", "--note", "a\x1b[2Jb", "--yes"],
             1,
-            "Error: --note: contains control characters\n",
+            "Error: --note: contains an escape character (U+001B); remove it\n",
         ),
     ],
 )
