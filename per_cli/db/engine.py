@@ -48,7 +48,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, warn: Callable[[str],
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, future=True)
+            return create_engine(parsed, future=True, hide_parameters=True)  # no patient data in errors or logs
         except ModuleNotFoundError:
             raise ConfigError(
                 "PostgreSQL needs psycopg 3: pip install 'per-cli[postgresql]'", field="database_url"
@@ -88,7 +88,7 @@ def _sqlite_engine(parsed: Any, busy_timeout_ms: int, warn: Callable[[str], None
                 f"cannot create the folder {folder} ({exc.strerror or exc}); name a file in a folder you can write to",
                 field="database",
             ) from None
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, hide_parameters=True)
     if path is not None:
         _keep_private(engine, path, warn)
 

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from per_cli.db.faults import is_unique
 from per_cli.db.models import CareUnit, Patient, PatientCredential, utcnow
 from per_cli.errors import Conflict, InvalidInput, NotFound
 from per_cli.identity.personnummer import parse_personnummer
@@ -126,7 +127,9 @@ def enrol(
     try:
         with session.begin_nested():
             session.flush()
-    except IntegrityError:
+    except IntegrityError as error:
+        if not is_unique(error):
+            raise  # another rule of the database: one line, without the row (per_cli.db.faults)
         raise Conflict("this patient is already enrolled", field="personnummer") from None
     return patient, erased
 

@@ -20,8 +20,10 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 
 from per_cli.audit.events import Event, record_batch, record_many
+from per_cli.db.faults import describe_refusal
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
 from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
@@ -29,6 +31,7 @@ from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
 
     from per_cli.unit_of_work import UnitOfWork
 
@@ -61,6 +64,8 @@ _INSERT = (
     "created_at",
     "updated_at",
 )
+#: a row's update: its line, the patient as read, the columns to change
+_Update = tuple[int, Mapping[str, Any], dict[str, Any]]
 _UPDATABLE = ("first_name", "last_name", "unit_id", "mobile", "mobile_type", "email", "pal", "comment", "registered_on")
 
 
@@ -97,7 +102,7 @@ def write_chunk(
         erased = tombstones(conn, candidates - existing.keys())
         inserts: list[EnrolRow] = []
         overridden: dict[str, Tombstone] = {}
-        updates: list[tuple[int, Mapping[str, Any], dict[str, Any]]] = []
+        updates: list[_Update] = []
         for row in rows:
             matches = [existing[c] for c in row.candidates if c in existing] if existing else []
             if len(matches) > 1:
@@ -125,8 +130,46 @@ def write_chunk(
             pnr: {"override_objection": override_objection, "erased_on": t.erased_on.isoformat()}
             for pnr, t in overridden.items()
         }
-        record_batch(session, uow.actor, "patient.enrol", _insert(conn, inserts, units, summary, extra))
-        record_many(session, _update(conn, updates, summary, uow.actor))
+        if not _write(session, uow.actor, inserts, updates, units, summary, extra):
+            # the database refused a row of the chunk: write row by row, so only the refused ones are rejected
+            for row in list(inserts):
+                _write(session, uow.actor, [row], [], units, summary, extra, reject=reject)
+            for change in updates:
+                _write(session, uow.actor, [], [change], units, summary, extra, reject=reject)
+
+
+def _write(
+    session: Session,
+    actor: str,
+    inserts: list[EnrolRow],
+    updates: list[_Update],
+    units: Mapping[str, int],
+    summary: Summary,
+    extra: Mapping[str, Mapping[str, Any]],
+    *,
+    reject: Callable[[int, str], None] | None = None,
+) -> bool:
+    """Write rows and their events under a savepoint; False, with nothing written, if the database refuses one.
+
+    With ``reject`` (one row at a time) the refused row is rejected with the database's reason, without its
+    values. What the savepoint undid is undone in the counts and the session's cached audit chain tail too.
+    """
+    counts = (summary.created, summary.updated, summary.unchanged)
+    info = dict(session.info)
+    try:
+        with session.begin_nested():
+            conn = session.connection()  # asked for inside: that is what emits the SAVEPOINT
+            record_batch(session, actor, "patient.enrol", _insert(conn, inserts, units, summary, extra))
+            record_many(session, _update(conn, updates, summary, actor))
+    except (DataError, IntegrityError) as error:
+        summary.created, summary.updated, summary.unchanged = counts
+        session.info.clear()
+        session.info.update(info)
+        if reject is not None:
+            line = inserts[0].line if inserts else updates[0][0]
+            reject(line, describe_refusal(error))
+        return False
+    return True
 
 
 def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
@@ -222,9 +265,7 @@ def _insert(
     ]
 
 
-def _update(
-    conn: Connection, updates: list[tuple[int, Mapping[str, Any], dict[str, Any]]], summary: Summary, actor: str
-) -> list[Event]:
+def _update(conn: Connection, updates: list[_Update], summary: Summary, actor: str) -> list[Event]:
     """Apply each row's changes to its patient (``current``: the patient as ``_existing`` read it)."""
     if not updates:
         return []
@@ -240,7 +281,7 @@ def _update(
                 actor=actor,
                 action="patient.update",
                 patient_id=current["id"],
-                unit_code=codes[changes.get("unit_id", current["unit_id"])],
+                unit_code=codes[changes["unit_id"] if "unit_id" in changes else current["unit_id"]],
                 details={"source": "file", "line": line, "changed": sorted(changes)},
             )
         )
