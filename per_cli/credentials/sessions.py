@@ -113,7 +113,11 @@ def create_session(
 def find_session(session: Session, token: str) -> LoginSession | None:
     if not token.strip():
         raise InvalidInput("is empty", field="session token")
-    return session.execute(select(LoginSession).where(LoginSession.token_hash == token_digest(token))).scalar()
+    from per_cli.staff.scope import open_keys
+
+    digest = token_digest(token)
+    open_keys(session, token_hash=digest)  # a login with key-only access (service) may see this session
+    return session.execute(select(LoginSession).where(LoginSession.token_hash == digest)).scalar()
 
 
 def resolve_session(

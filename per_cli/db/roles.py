@@ -68,8 +68,9 @@ _PATIENT_POLICIES: Mapping[str, str] = {
     "auditor": _EVERYONE,
     "registry": _MY_UNITS,
     "support": _MY_UNITS,
-    # key-only: the patient whose number the login flow looks up, or one in a login or session under way
-    "service": f"{_LOOKED_UP} OR id = ANY ((SELECT per_live_patients())::integer[])",
+    # key-only: the patient whose number the login flow looked up, or whose session token or one-time-code
+    # challenge it holds (per_cli.staff.scope.open_lookup, open_keys)
+    "service": f"{_LOOKED_UP} OR id = ANY ((SELECT per_keyed_patients())::integer[])",
 }
 _SPECIAL: Mapping[str, Mapping[str, str]] = {
     "patient": _PATIENT_POLICIES,
@@ -88,8 +89,11 @@ _SPECIAL: Mapping[str, Mapping[str, str]] = {
         "service": _AUDIT_TAIL,
     },
 }
-#: patient-linked tables that ``service`` reads by their own secret key (challenge id, token digest)
-_SERVICE_OPEN = ("otp_challenge", "login_session")
+#: patient-linked tables that ``service`` also reads by their own secret key (a token's digest, a challenge id)
+_SERVICE_KEYED = {
+    "login_session": "token_hash = current_setting('per.token', true)",
+    "otp_challenge": "id = current_setting('per.challenge', true)",
+}
 
 
 def _functions(schema: str, prefix: str) -> list[str]:
@@ -112,12 +116,11 @@ def _functions(schema: str, prefix: str) -> list[str]:
         """CREATE OR REPLACE FUNCTION per_lookup() RETURNS text[] LANGUAGE sql STABLE AS $$
             SELECT string_to_array(nullif(current_setting('per.lookup', true), ''), ',')
         $$""",
-        f"""CREATE OR REPLACE FUNCTION per_live_patients() RETURNS integer[] {definer} AS $$
-            SELECT coalesce(array_agg(DISTINCT patient_id), '{{}}') FROM (
-                SELECT patient_id FROM otp_challenge WHERE expires_at > now() - interval '1 day'
+        f"""CREATE OR REPLACE FUNCTION per_keyed_patients() RETURNS integer[] {definer} AS $$
+            SELECT coalesce(array_agg(patient_id), '{{}}') FROM (
+                SELECT patient_id FROM login_session WHERE token_hash = current_setting('per.token', true)
                 UNION ALL
-                SELECT patient_id FROM login_session
-                 WHERE revoked_at IS NULL AND expires_at > now() - interval '1 day') AS live
+                SELECT patient_id FROM otp_challenge WHERE id = current_setting('per.challenge', true)) AS keyed
         $$""",
         f"""CREATE OR REPLACE FUNCTION per_audit_last_id() RETURNS integer {definer} AS $$
             SELECT max(id) FROM audit_event
@@ -136,7 +139,7 @@ _FUNCTIONS = (
     "per_my_unit_codes()",
     "per_unit_scope()",
     "per_lookup()",
-    "per_live_patients()",
+    "per_keyed_patients()",
     "per_audit_last_id()",
     "per_hidden_patient(text[])",
 )
@@ -190,6 +193,7 @@ def apply(conn: Connection, prefix: str) -> None:
     auditor = _quote(conn, groups["auditor"])
     conn.exec_driver_sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {auditor}")  # it logs its reads
     drop_policies(conn)
+    conn.exec_driver_sql("DROP FUNCTION IF EXISTS per_live_patients()")  # replaced by per_keyed_patients()
     for table, columns in _tables(conn).items():
         for role, privileges in GRANTS.get(table, _fallback(columns)).items():
             conn.exec_driver_sql(f"GRANT {privileges} ON {_quote(conn, table)} TO {_quote(conn, groups[role])}")
@@ -213,8 +217,8 @@ def _policies(table: str, columns: set[str]) -> Mapping[str, str]:
         return {}
     visible = _VISIBLE_PATIENT.format(table=table)
     limited = dict.fromkeys(("registry", "support", "service"), visible)
-    if table in _SERVICE_OPEN:
-        limited["service"] = _EVERYONE
+    if table in _SERVICE_KEYED:
+        limited["service"] = f"{_SERVICE_KEYED[table]} OR {visible}"
     return {"admin": _EVERYONE, "auditor": _EVERYONE, **limited}
 
 

@@ -41,6 +41,7 @@ from per_cli.login.refusals import (
     refuse,
 )
 from per_cli.patients.register import lock_enrolled
+from per_cli.staff.scope import open_keys
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -322,6 +323,7 @@ def complete_otp(uow: UnitOfWork, challenge_id: str, *, code: str, pnr_text: str
     try:
         try:
             with uow.transaction() as session:
+                open_keys(session, challenge_id=challenge_id)  # key-only logins (service) may see this challenge
                 challenge = session.get(OtpChallenge, challenge_id)
                 if challenge is None:
                     raise Refusal("unknown_challenge", CODE_DENIED, details=step)

@@ -17,6 +17,7 @@ from per_cli.db.models import OtpChallenge, Patient
 from per_cli.errors import PerError
 from per_cli.login.otp import check_challenge_id, open_transports
 from per_cli.login.refusals import CODE_DENIED, LoginSettings, Refusal, refuse
+from per_cli.staff.scope import open_keys
 
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
@@ -32,6 +33,7 @@ def code_from_outbox(uow: UnitOfWork, challenge_id: str, *, files: Mapping[str, 
     settings = LoginSettings.from_config(uow.config)
     challenge_id = check_challenge_id(challenge_id)
     with uow.transaction() as session:
+        open_keys(session, challenge_id=challenge_id)  # key-only logins (service) may see this challenge
         row = session.execute(
             select(OtpChallenge.channels, Patient.mobile, Patient.email)
             .join(Patient, Patient.id == OtpChallenge.patient_id)

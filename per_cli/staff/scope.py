@@ -4,7 +4,7 @@ Row-level security already hides the patients of other care units; these helpers
 a patient hidden from the login is refused with exactly the unknown-patient answer, and the refusal is written
 to the access log (``HiddenPatient``); bulk enrolment rejects the rows of units the login lacks up front
 (``unit_scope``); and the ``service`` role's key-only access is opened for the personnummer being looked up
-(``open_lookup``).
+(``open_lookup``, ``open_keys``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ def open_lookup(session: Session, candidates: Sequence[str]) -> None:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT set_config('per.lookup', :v, false)"), {"v": ",".join(candidates)})
+
+
+def open_keys(session: Session, *, token_hash: str | None = None, challenge_id: str | None = None) -> None:
+    """Let this connection see the session whose token digest, or the one-time-code challenge whose id, it holds,
+    and that session's or challenge's patient, if the login's only access is by key (``service``)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    for name, value in (("per.token", token_hash), ("per.challenge", challenge_id)):
+        if value is not None:
+            conn.execute(text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
 
 
 def hidden_patient(session: Session, candidates: Sequence[str]) -> tuple[int, str] | None:
