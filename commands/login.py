@@ -76,7 +76,9 @@ def otp(
 ) -> None:
     """Log in with personnummer, password and a one-time code sent by SMS and/or e-mail.
 
-    The code is 6 digits, valid 5 minutes, single use, 5 tries; a new code replaces the previous one.
+    The code is 6 digits, valid 5 minutes, single use, 5 tries; a new code replaces the previous one; at most
+    5 codes per patient per 15 minutes ([otp] max_sends, send_window_minutes). After 3 failed tries each further
+    one must wait (exit 4, "try again in N s"); after 10 the account is locked for 15 minutes ([login]).
     Scripts can run the two steps apart: --send-only prints a challenge id, --challenge ID --code CODE
     completes it.
 
@@ -92,7 +94,7 @@ def otp(
     from per_cli.errors import InvalidInput
     from per_cli.login.otp import complete_otp, start_otp
     from per_cli.login.outbox import code_from_outbox as read_code
-    from per_cli.login.refusals import WrongCode
+    from per_cli.login.refusals import TooSoon, WrongCode
 
     if challenge is not None:
         for flag, given in (
@@ -154,6 +156,9 @@ def otp(
         except WrongCode as exc:
             if exc.tries_left <= 0:
                 raise
+            app.warn(str(exc))
+            continue
+        except TooSoon as exc:  # the stored slow-down after failures: nothing was compared or counted
             app.warn(str(exc))
             continue
         _emit_login(app, result, fmt, "with a one-time code")

@@ -10,7 +10,19 @@ from per_cli.cli.options import FILE, format_option, spreadsheet_options
 
 if TYPE_CHECKING:
     from per_cli.cli.app import App
-    from per_cli.passwords.delivery.single import VerifyCaller
+
+#: why ``--verify-caller`` is gone (it used BankID's phone authentication before a new password was sent)
+VERIFY_CALLER_GONE = (
+    "--verify-caller was removed: BankID's relying-party terms forbid using BankID to confirm the person behind "
+    "another credential or to issue a new one (ID-växling); confirm a changed contact with the patient and use "
+    "--contact-verified-by in-person|id-document|callback"
+)
+
+
+def _refuse_verify_caller(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        raise click.UsageError(VERIFY_CALLER_GONE, ctx=ctx)
+    return value
 
 
 @click.group("password")
@@ -89,10 +101,14 @@ _MAX_FAILURE_LINES = 20
     "--workers", type=click.IntRange(1, 256), help="With --file: threads that hash passwords (default: one per core)."
 )
 @click.option(
-    "--verify-caller",
-    is_flag=True,
-    help="First confirm with BankID (a phone identification the patient approves in the app) that the caller "
-    "is the patient; send nothing unless it completes.",
+    "--contact-verified-by",
+    type=click.Choice(["in-person", "id-document", "callback"]),
+    help="How you confirmed with the patient a mobile number or e-mail address changed in the last "
+    "[passwords] contact_change_hold_hours (24); recorded in the audit log. Without it such a contact gets no "
+    "password (exit 4).",
+)
+@click.option(
+    "--verify-caller", is_flag=True, hidden=True, is_eager=True, expose_value=False, callback=_refuse_verify_caller
 )
 @format_option()
 @click.pass_obj
@@ -106,7 +122,7 @@ def send(
     delimiter: str | None,
     sheet: str | None,
     workers: int | None,
-    verify_caller: bool,
+    contact_verified_by: str | None,
     fmt: str,
 ) -> None:
     """Send a patient a new password by SMS, e-mail or both ("Skicka nytt lösenord").
@@ -118,7 +134,9 @@ def send(
 
     Exit 0: sent on every channel. 3: sent on some; the report names the others. 1: nothing was sent (the
     old password still works), or refused before anything changed: no mobile or a fixed-line number for
-    --sms, no e-mail address for --email, unknown or excluded patient.
+    --sms, no e-mail address for --email, unknown or excluded patient. 4: the mobile number or e-mail
+    address replaced an earlier one less than 24 h ago ([passwords] contact_change_hold_hours): confirm the
+    change with the patient, then send with --contact-verified-by.
 
     With --file, every patient in the list gets a password: a result per patient on stdout, a summary on
     stderr, exit 3 if any patient did not get one on every channel.
@@ -127,14 +145,14 @@ def send(
     Examples:
       per password send 19121212-1212 --sms --email
       per password send 191212121212 --email --format json
-      per password send 191212121212 --sms --verify-caller   # the patient is on the phone
+      per password send 191212121212 --sms --contact-verified-by callback   # number changed today
       per password send --file patienter.xlsx --sms --email --format csv > resultat.csv
     """
     channels = [name for name, chosen in (("sms", sms), ("email", email)) if chosen]
     if not channels:
         raise click.UsageError("choose where to send the password: --sms, --email or both")
-    if verify_caller and file is not None:
-        raise click.UsageError("--verify-caller checks one caller on the phone; it does not go with --file")
+    if contact_verified_by is not None and file is not None:
+        raise click.UsageError("--contact-verified-by confirms one patient's contact; it does not go with --file")
     if file is not None:
         if personnummer is not None:
             raise click.UsageError("give a PERSONNUMMER or --file FILE, not both")
@@ -146,26 +164,19 @@ def send(
         raise click.UsageError(f"{', '.join(given)} only go with --file")
     if personnummer is None:
         raise click.UsageError("give the patient's PERSONNUMMER, or --file FILE")
-    check = None
-    if verify_caller:
-        from per_cli.login.bankid import caller_check
-
-        check = caller_check(app, on_message=app.note)
-    send_one(app, personnummer, channels, fmt, verify_caller=check)
+    send_one(app, personnummer, channels, fmt, contact_verified_by=contact_verified_by)
 
 
 def send_one(
-    app: App, personnummer: str, channels: list[str], fmt: str, *, verify_caller: VerifyCaller | None = None
+    app: App, personnummer: str, channels: list[str], fmt: str, *, contact_verified_by: str | None = None
 ) -> None:
-    """Send, print the confirmation (table) or the per-channel report, then exit 0, 3 or 1.
-
-    ``verify_caller`` is the hook for ``--verify-caller`` (BankID): it is passed to ``send_password``, which calls
-    it after the contacts are checked and before a password is made (``password_delivery.single.VerifyCaller``).
-    """
+    """Send, print the confirmation (table) or the per-channel report, then exit 0, 3 or 1 (4: contact held)."""
     from per_cli.cli.output import emit
     from per_cli.passwords.delivery.single import outcome_error, send_password
 
-    delivery = send_password(app, personnummer, channels=channels, verify_caller=verify_caller, warn=app.warn)
+    delivery = send_password(
+        app, personnummer, channels=channels, contact_verified_by=contact_verified_by, warn=app.warn
+    )
     record = delivery.record()
     if fmt == "table":
         if delivery.sent_at is not None:

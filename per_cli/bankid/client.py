@@ -27,7 +27,6 @@ from per_cli.bankid.tls import KEY_PASSWORD_ENV, PKCS12_PASSWORD_ENV, client_ssl
 from per_cli.errors import AuthDenied, ConfigError, InvalidInput, PerError
 
 Status = Literal["pending", "failed", "complete"]
-CallInitiator = Literal["user", "RP"]
 
 _PERSONAL_NUMBER = re.compile(r"\d{12}")
 #: errorCode to assume when a response has none (e.g. an HTML page from a proxy), keyed by HTTP status.
@@ -58,13 +57,6 @@ class OrderStarted:
     def autostart_url(self) -> str:
         """The link that starts the BankID app on this computer (the --no-qr alternative to the QR code)."""
         return f"bankid:///?autostarttoken={self.auto_start_token}&redirect=null"
-
-
-@dataclass(frozen=True)
-class PhoneOrderStarted:
-    """A /phone/auth order: BankID reaches the user's app by personal number, so there are no start tokens."""
-
-    order_ref: str
 
 
 @dataclass(frozen=True)
@@ -219,27 +211,6 @@ class BankIdClient:
             qr_start_token=_text(data, "qrStartToken"),
             qr_start_secret=_text(data, "qrStartSecret"),
         )
-
-    def phone_auth(
-        self,
-        personal_number: str,
-        call_initiator: CallInitiator = "user",
-        *,
-        user_visible_data: str | None = None,
-        pin_code: bool = False,
-    ) -> PhoneOrderStarted:
-        """Identify the person on the phone; ``call_initiator`` says who called whom (``user`` or ``RP``)."""
-        if call_initiator not in ("user", "RP"):
-            raise InvalidInput("must be 'user' or 'RP'", field="call_initiator")
-        payload: dict[str, Any] = {
-            "personalNumber": _check_personal_number(personal_number),
-            "callInitiator": call_initiator,
-        }
-        if pin_code:
-            payload["requirement"] = {"pinCode": True}
-        if user_visible_data is not None:
-            payload["userVisibleData"] = base64.b64encode(user_visible_data.encode()).decode("ascii")
-        return PhoneOrderStarted(order_ref=_text(self._post("phone/auth", payload), "orderRef"))
 
     def collect(self, order_ref: str) -> CollectResult:
         """The order's current state; call every two seconds while pending, never again once finished."""

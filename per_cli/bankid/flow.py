@@ -16,7 +16,6 @@ from per_cli.bankid.client import (
     BankIdClient,
     BankIdError,
     BankIdFailed,
-    CallInitiator,
     CompletionData,
     OrderStarted,
 )
@@ -97,41 +96,6 @@ def run_auth_order(
         on_message=on_message,
         poll_interval=poll_interval,
         qr_interval=qr_interval,
-        timeout=timeout,
-        sleep=sleep,
-        clock=clock,
-    )
-    _check_person(completion, personal_number, language or client.language)
-    return completion
-
-
-def run_phone_auth(
-    client: BankIdClient,
-    personal_number: str,
-    *,
-    on_message: Callable[[str], None],
-    call_initiator: CallInitiator = "user",
-    language: str | None = None,
-    poll_interval: float = 2.0,
-    timeout: float = 300.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> CompletionData:
-    """Identify the caller on the phone (``--verify-caller``): a /phone/auth order for ``personal_number``.
-
-    Same outcomes as :func:`run_auth_order`; nothing is shown but messages, as BankID reaches the app itself.
-    """
-    order = client.phone_auth(personal_number, call_initiator)
-    completion = _collect_until_done(
-        client,
-        order.order_ref,
-        started_at=clock(),
-        language=language or client.language,
-        show_qr=None,
-        on_qr_done=None,
-        on_message=on_message,
-        poll_interval=poll_interval,
-        qr_interval=poll_interval,
         timeout=timeout,
         sleep=sleep,
         clock=clock,

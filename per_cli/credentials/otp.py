@@ -1,7 +1,8 @@
 """One-time codes: generation, keyed hashing, the message texts, and reading a code back from a file outbox.
 
 A code is ``digits`` random decimal digits (6 by default, 6–8), valid ``ttl_seconds`` (300, at most 600 as
-NIST SP 800-63B §5.1.3.2 allows), at most ``max_attempts`` tries (5). Only
+NIST SP 800-63B §5.1.3.2 allows), at most ``max_attempts`` tries (5). At most ``max_sends`` codes (5) go to one
+patient per ``send_window_minutes`` (15), as Twilio Verify caps them (``per_cli.credentials.send_cap``). Only
 ``HMAC-SHA256(key, challenge_id ":" code)`` is stored: binding the challenge id means a hash copied to another
 row verifies nothing, and the key means a stolen database does not give the codes away (a 6-digit code is
 trivially brute-forced from a plain hash). Codes are compared with ``hmac.compare_digest``.
@@ -10,7 +11,8 @@ The key (config ``[otp] key`` or environment ``PER_OTP_KEY``, at least 32 charac
 every machine that shares a database, because a code sent from one terminal may be typed on another. When
 neither is set, a random key is created once in ``otp.key`` in the user data dir (or ``[otp] key_file``),
 mode 0600: right for the embedded single-user SQLite database, wrong for a shared PostgreSQL one — set the
-key there. The database cannot hold it (that would defeat the point, and there is no settings table).
+key there. The database cannot hold the key (that would defeat the point), but it holds the key's
+fingerprint, and a machine with another key stops (``per_cli.credentials.otp_key``).
 
 Message texts are Swedish by default, English with ``[messages] language = "en"``; they never contain the
 personnummer. With ``[messages] otp_origin = "per.example.se"`` the SMS ends with the origin-bound line
@@ -51,6 +53,8 @@ class OtpSettings:
     max_attempts: int = 5
     language: str = "sv"
     origin: str | None = None
+    max_sends: int = 5
+    send_window_minutes: int = 15
 
     @classmethod
     def from_config(cls, config: Config) -> OtpSettings:
@@ -71,6 +75,8 @@ class OtpSettings:
             max_attempts=config.get_int("otp", "max_attempts", cls.max_attempts, lo=1, hi=10),
             language=language,
             origin=origin or None,
+            max_sends=config.get_int("otp", "max_sends", cls.max_sends, lo=1, hi=100),
+            send_window_minutes=config.get_int("otp", "send_window_minutes", cls.send_window_minutes, lo=1, hi=24 * 60),
         )
 
 
@@ -109,7 +115,15 @@ def normalise_code(text: str, digits: int) -> str:
 
 
 def otp_key(config: Config) -> bytes:
-    """The HMAC key: ``PER_OTP_KEY``, ``[otp] key``, else the key file (created on first use, 0600)."""
+    """The HMAC key: ``PER_OTP_KEY``, ``[otp] key``, else the key file (created on first use, 0600).
+
+    Logins take it through ``per_cli.credentials.otp_key.shared_otp_key``, which also checks it against the
+    fingerprint the database holds and never creates a key file once the database has one."""
+    return existing_key(config) or _key_from_file(_key_path(config))
+
+
+def existing_key(config: Config) -> bytes | None:
+    """The configured key (``PER_OTP_KEY``, ``[otp] key``) or the key file's, None when there is none yet."""
     value = config.get_str("otp", "key", env=KEY_ENV)
     if value:
         if len(value) < MIN_KEY_LENGTH:
@@ -119,7 +133,10 @@ def otp_key(config: Config) -> bytes:
                 field=KEY_ENV if config.environ.get(KEY_ENV) else "[otp] key",
             )
         return value.encode()
-    return _key_from_file(_key_path(config))
+    try:
+        return _read_key(_key_path(config))
+    except FileNotFoundError:
+        return None
 
 
 def _key_path(config: Config) -> Path:

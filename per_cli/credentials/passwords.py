@@ -70,9 +70,10 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 
 @cache
-def dummy_hash() -> str:
-    """A hash to verify against when the account does not exist, so unknown and wrong take equally long."""
-    return hash_password(secrets.token_urlsafe(16))
+def dummy_hash(params: Argon2Params = Argon2Params()) -> str:
+    """A hash to verify against when there is no password to compare (unknown, locked, excluded …), made with
+    the *configured* parameters so that those refusals take as long as a wrong password (cached per process)."""
+    return hash_password(secrets.token_urlsafe(16), params)
 
 
 @cache

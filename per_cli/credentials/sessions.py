@@ -1,10 +1,12 @@
 """Login sessions: a 256-bit random token shown once, stored as its SHA-256 digest, with idle and absolute expiry.
 
 A plain (unkeyed) SHA-256 is enough for the token, unlike for one-time codes: 256 random bits cannot be
-guessed from the digest. ``expires_at`` holds the absolute end (``[sessions] absolute_hours``, 12); the idle
-end is ``last_seen_at + [sessions] idle_minutes`` (30), computed with the current config when the token is
-used, so shortening the idle time takes effect at once. Using a session (``resolve_session`` with
-``touch=True``) moves ``last_seen_at``; showing or listing it does not.
+guessed from the digest. A session keeps the expiry it was issued with, whatever the settings of the machine
+that later reads it: ``expires_at`` holds the absolute end (``[sessions] absolute_hours``, 12) and
+``idle_minutes`` the idle window (``[sessions] idle_minutes``, 30), both stored at issue time; the idle end is
+``last_seen_at + idle_minutes`` (sessions older than migration i14a, without a stored window, use the current
+setting). Changing the settings affects new sessions; ``per session revoke`` ends existing ones. Using a
+session (``resolve_session`` with ``touch=True``) moves ``last_seen_at``; showing or listing it does not.
 
 Every failure to resolve a token is the same ``AuthDenied`` ("unknown, expired or ended"), so a guess learns
 nothing; the caller audits the real reason, which :class:`SessionDenied` carries.
@@ -55,8 +57,10 @@ class SessionSettings:
         )
 
     def expires(self, login_session: LoginSession) -> datetime:
-        """When the session ends if nobody uses it again: the earlier of the idle and the absolute end."""
-        return min(login_session.expires_at, login_session.last_seen_at + timedelta(minutes=self.idle_minutes))
+        """When the session ends if nobody uses it again: the earlier of the idle and the absolute end, with the
+        idle window stored at issue time."""
+        idle = login_session.idle_minutes if login_session.idle_minutes is not None else self.idle_minutes
+        return min(login_session.expires_at, login_session.last_seen_at + timedelta(minutes=idle))
 
     def status(self, login_session: LoginSession, now: datetime) -> str:
         if login_session.revoked_at is not None:
@@ -104,6 +108,7 @@ def create_session(
         created_at=now,
         last_seen_at=now,
         expires_at=now + timedelta(hours=settings.absolute_hours),
+        idle_minutes=settings.idle_minutes,
     )
     session.add(row)
     session.flush()

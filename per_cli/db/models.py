@@ -95,6 +95,9 @@ class Patient(Base):
     exclusion_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: set by a database trigger when the contact replaces an earlier one (migration i14a); never by the program
+    mobile_replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PatientCredential(Base):
@@ -107,6 +110,7 @@ class PatientCredential(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sent_to: Mapped[str | None] = mapped_column(Text)
 
@@ -138,7 +142,39 @@ class Caregiver(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginThrottle(Base):
+    """The failure count of a personnummer that has no password (unknown, or never sent one), so that its
+    refusals slow down and lock exactly as an account's do; keyed by a keyed hash, never the number."""
+
+    __tablename__ = "login_throttle"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OtpSend(Base):
+    """One one-time code sent (or being sent) to a patient: ``[otp] max_sends`` per ``send_window_minutes``."""
+
+    __tablename__ = "otp_send"
+    __table_args__ = (Index("ix_otp_send_patient_at", "patient_id", "sent_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OtpKey(Base):
+    """The fingerprint of the one-time-code key (one row, id 1): every machine sharing the database must use it."""
+
+    __tablename__ = "otp_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OtpChallenge(Base):
@@ -170,6 +206,8 @@ class LoginSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the idle window the session was issued with; None only for sessions older than migration i14a
+    idle_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Registration(Base):

@@ -1,4 +1,4 @@
-"""The BankID use cases: a patient's login (``per login bankid``) and the support desk's caller check.
+"""The BankID use case: a patient's login (``per login bankid``).
 
 Order of events in :func:`login_bankid`, and why:
 
@@ -13,7 +13,13 @@ Order of events in :func:`login_bankid`, and why:
 4. A second transaction re-reads the patient: the completed identity must be the patient's and the patient
    must still not be excluded (the profile may have changed during the order); then a session is issued and
    audited with the completion data BankID asks us to keep (personal number, name, device IP, BankID issue
-   date). The signature and OCSP blobs are neither printed nor stored.
+   date). The signature and OCSP blobs are neither printed nor stored. A completed BankID login, like any
+   completed login, resets the password's failure count and lock; it does not remind of a password sent by
+   staff (the patient did not use it).
+
+BankID is used only to log the patient in. It is never used to vouch for a caller before a new password is
+issued or to confirm the person behind another credential: BankID's relying-party terms forbid that
+("ID-växling"), so ``per password send`` has no BankID step (see ``per_cli.credentials.contact_hold``).
 
 Every refusal goes through :func:`per_cli.login.refusals.refuse` (action ``login.bankid``): a failed order (cancelled,
 expired, blocked …) and Ctrl-C are exit 4 with BankID's recommended text; an API fault is exit 1 and audited
@@ -28,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,19 +43,17 @@ from per_cli.errors import AuthDenied, ConfigError, InvalidInput, NotFound
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from per_cli.bankid.client import BankIdClient, CallInitiator, CompletionData
+    from per_cli.bankid.client import BankIdClient, CompletionData
     from per_cli.bankid.flow import OrderDisplay
     from per_cli.config import Config
     from per_cli.db.models import Patient
     from per_cli.login.issue import LoginResult
     from per_cli.login.refusals import LoginSettings
-    from per_cli.passwords.delivery.single import Caller, VerifyCaller
     from per_cli.unit_of_work import UnitOfWork
 
 log = logging.getLogger("per.bankid")
 
 ACTION = "login.bankid"
-VERIFY_ACTION = "bankid.verify_caller"
 #: The one answer for an unknown and an excluded patient: the user never learns which (the audit log does).
 BANKID_DENIED = "login denied: this personnummer may not log in (not enrolled, or excluded from the registry)"
 #: RP API: endUserIp is required. From a terminal the person logging in sits at this machine, and the address
@@ -70,14 +74,6 @@ class BankIdSettings:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 10:
             raise ConfigError("must be a number of seconds above 0 and at most 10", field="bankid.poll_interval")
         return cls(poll_interval=float(value))
-
-
-class CallerNotVerified(AuthDenied):
-    """:func:`verify_caller` did not complete: the order failed, was cancelled or was interrupted (exit 4)."""
-
-    def __init__(self, message: str, *, hint_code: str | None) -> None:
-        super().__init__(message)
-        self.hint_code = hint_code
 
 
 def check_end_user_ip(text: str) -> str:
@@ -193,89 +189,6 @@ def login_bankid(
             api.close()
 
 
-def verify_caller(
-    uow: UnitOfWork,
-    pnr_text: str,
-    *,
-    on_message: Callable[[str], None] | None = None,
-    call_initiator: CallInitiator = "user",
-    client: BankIdClient | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> CompletionData:
-    """Confirm with BankID that the person on the phone is the patient ``pnr_text`` (``--verify-caller``).
-
-    The number is resolved through the register (``NotFound``/``Conflict``, exit 1, with no order started), then
-    a /phone/auth order (``call_initiator``: ``user`` = the patient called the support desk) is collected every
-    ``[bankid] poll_interval`` seconds until the patient approves in the app. ``on_message`` gets BankID's
-    recommended texts for the support desk to read out. Returns the completion data (already checked to be the
-    patient's); raises :class:`CallerNotVerified` (``AuthDenied``, exit 4) when the order fails, is cancelled or
-    interrupted by Ctrl-C (after /cancel), ``BankIdError`` (exit 1) on API faults (``BankIdAlreadyInProgress``
-    is exit 4). Every outcome is audited as ``bankid.verify_caller`` in its own committed transaction, so a
-    refused check stays on record even if the caller's command then rolls back; the caller sends nothing
-    unless this returns.
-    """
-    from per_cli.audit.events import Event, record
-    from per_cli.bankid.client import BankIdError, BankIdFailed
-    from per_cli.bankid.flow import run_phone_auth
-    from per_cli.bankid.messages import failed_message
-    from per_cli.patients.register import find_patient
-
-    bankid = BankIdSettings.from_config(uow.config)
-    own_client = client is None
-    api = client_for(uow.config) if client is None else client
-
-    def audit(outcome: str, details: dict[str, Any]) -> None:
-        with uow.transaction() as session:
-            event = Event(
-                actor=uow.actor,
-                action=VERIFY_ACTION,
-                patient_id=patient_id,
-                unit_code=unit_code,
-                outcome=outcome,
-                details={"call_initiator": call_initiator, **details},
-            )
-            record(session, event)
-
-    try:
-        with uow.transaction() as session:
-            patient = find_patient(session, pnr_text)
-            patient_id, pnr, unit_code = patient.id, patient.personnummer, _unit_code(session, patient.unit_id)
-        try:
-            completion = run_phone_auth(
-                api,
-                pnr,
-                on_message=on_message or (lambda _text: None),
-                call_initiator=call_initiator,
-                poll_interval=bankid.poll_interval,
-                sleep=sleep,
-                clock=clock,
-            )
-        except KeyboardInterrupt:
-            audit("denied", {"reason": "interrupted"})
-            text = failed_message("userCancel", api.language)
-            raise CallerNotVerified(f"caller not verified with BankID (Ctrl-C): {text}", hint_code=None) from None
-        except BankIdFailed as exc:
-            audit("denied", {"reason": "bankid_failed", "hint": exc.hint_code})
-            raise CallerNotVerified(f"caller not verified with BankID: {exc}", hint_code=exc.hint_code) from None
-        except BankIdError as exc:
-            denied = isinstance(exc, AuthDenied)
-            audit(
-                "denied" if denied else "error",
-                {
-                    "reason": "already_in_progress" if denied else "bankid_error",
-                    "error": exc.error_code,
-                    "http_status": exc.http_status,
-                },
-            )
-            raise
-        audit("ok", completion.audit_details())
-        return completion
-    finally:
-        if own_client:
-            api.close()
-
-
 def _unit_code(session: Session, unit_id: int) -> str:
     from sqlalchemy import select
 
@@ -327,6 +240,9 @@ def _issue(
         raise Refusal("identity_mismatch", BANKID_DENIED, **where)
     if patient.excluded_on is not None:
         raise Refusal("excluded", BANKID_DENIED, **where)
+    from per_cli.credentials import lockout
+
+    lockout.clear_patient(session, patient.id)  # a completed login ends the password's failures and lock
     return issue_session(
         session,
         uow.actor,
@@ -337,13 +253,3 @@ def _issue(
         details=details,
         denied=BANKID_DENIED,
     )
-
-
-def caller_check(uow: UnitOfWork, *, on_message: Callable[[str], None] | None = None) -> VerifyCaller:
-    """The ``password send --verify-caller`` hook: a BankID /phone/auth for the patient before anything is sent."""
-
-    def check(caller: Caller) -> Mapping[str, Any]:
-        verify_caller(uow, caller.personnummer, on_message=on_message)
-        return {"caller_verified": "bankid"}
-
-    return check

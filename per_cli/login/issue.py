@@ -93,7 +93,8 @@ def issue_session(
             details={**(details or {}), "session_id": row.id},
         ),
     )
-    credential = session.get(PatientCredential, patient.id) if method != "proxy" else None
+    # only a password login reminds of a password sent by staff: BankID and proxy logins never used it
+    credential = session.get(PatientCredential, patient.id) if method == "otp" else None
     return LoginResult(
         token=token,
         session_id=row.id,

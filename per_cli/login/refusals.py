@@ -1,31 +1,29 @@
-"""How every login refuses: one message for the user, the real reason for the audit log, the count and the wait.
+"""How every login refuses: one message for the user, the real reason for the audit log.
 
 A refusal is raised inside a transaction as :class:`Refusal`, which rolls that transaction back; :func:`refuse`
-then writes what a refusal must leave behind (the failure count, the audit event with the real reason) in a
-transaction of its own that commits, waits the slow-down delay outside any transaction, and raises
+then writes the audit event with the real reason in a transaction of its own that commits, and raises
 ``AuthDenied`` (exit 4) with the message meant for the user. The user never learns the reason: unknown patient,
 wrong password, locked account, excluded patient and a patient without a password all read
-:data:`PASSWORD_DENIED`.
+:data:`PASSWORD_DENIED`. Failures are counted before anything is compared (``per_cli.credentials.lockout``),
+so nothing is counted here, and nothing waits: a try before the stored slow-down has passed is
+:class:`TooSoon` ("try again in N s").
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy import update
-
-from per_cli.credentials import lockout
 from per_cli.credentials.lockout import LockoutPolicy
 from per_cli.credentials.otp import OtpSettings
 from per_cli.credentials.sessions import SessionSettings
-from per_cli.db.models import OtpChallenge, utcnow
 from per_cli.errors import AuthDenied, PerError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from per_cli.config import Config
     from per_cli.unit_of_work import UnitOfWork
 
@@ -38,8 +36,7 @@ PROXY_PATIENT_DENIED = (
     "(no such patient at the care giver's unit, or the patient is excluded)"
 )
 
-#: How refusals wait; tests may replace it (the delays are configurable and 0 in tests anyway).
-sleep: Callable[[float], None] = time.sleep
+CODES_CAPPED = "login denied: too many one-time codes were sent; a new code can be sent in {minutes} min"
 
 
 @dataclass(frozen=True)
@@ -63,12 +60,19 @@ class WrongCode(AuthDenied):
         self.tries_left = tries_left
 
 
+class TooSoon(AuthDenied):
+    """A try before the stored slow-down (``not_before``) has passed: refused at once, nothing compared."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"login denied: too many failed attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class Refusal(Exception):
     """Raised inside a transaction to refuse; :func:`refuse` records it. ``reason`` goes to the audit log only.
 
-    ``count`` names the account whose failure counter goes up (``"patient"`` or ``"caregiver"``, id in
-    ``account_id``); ``challenge_id`` also counts a try on that code. ``error`` replaces the ``AuthDenied``
-    raised at the end (e.g. an ``InvalidInput`` for exit 1, with outcome ``error``).
+    ``error`` replaces the ``AuthDenied`` raised at the end (e.g. an ``InvalidInput`` for exit 1, with outcome
+    ``error``; a :class:`TooSoon` or :class:`WrongCode`, outcome ``denied``).
     """
 
     def __init__(
@@ -79,9 +83,6 @@ class Refusal(Exception):
         patient_id: int | None = None,
         unit_code: str | None = None,
         details: Mapping[str, Any] | None = None,
-        count: str | None = None,
-        account_id: int | None = None,
-        challenge_id: str | None = None,
         error: PerError | None = None,
     ) -> None:
         super().__init__(reason)
@@ -90,68 +91,40 @@ class Refusal(Exception):
         self.patient_id = patient_id
         self.unit_code = unit_code
         self.details = dict(details or {})
-        self.count = count
-        self.account_id = account_id
-        self.challenge_id = challenge_id
         self.error = error
 
 
-def refuse(uow: UnitOfWork, action: str, refusal: Refusal, policy: LockoutPolicy) -> NoReturn:
-    """Record a refusal in its own committed transaction, wait the slow-down delay, raise (exit 4 or ``error``)."""
+def refuse(uow: UnitOfWork, action: str, refusal: Refusal, policy: LockoutPolicy | None = None) -> NoReturn:
+    """Record a refusal in its own committed transaction, then raise (exit 4, or ``refusal.error``)."""
+    with uow.transaction() as session:
+        record_refusal(session, uow.actor, action, refusal)
+    raise refusal_error(refusal)
+
+
+def record_refusal(session: Session, actor: str, action: str, refusal: Refusal) -> None:
+    """The audit event of a refusal, in the caller's transaction (outcome ``error`` for an exit-1 error)."""
     from per_cli.audit.events import Event, record
 
-    now = utcnow()
-    failures = 0
-    tries_left: int | None = None
-    with uow.transaction() as session:
-        if refusal.count == "patient" and refusal.account_id is not None:
-            failures = lockout.patient_failed(session, refusal.account_id, policy, now)
-        elif refusal.count == "caregiver" and refusal.account_id is not None:
-            failures = lockout.caregiver_failed(session, refusal.account_id, policy, now)
-        if refusal.challenge_id is not None:
-            tries = session.execute(
-                update(OtpChallenge)
-                .where(OtpChallenge.id == refusal.challenge_id)
-                .values(attempts=OtpChallenge.attempts + 1)
-                .returning(OtpChallenge.attempts)
-            ).scalar_one_or_none()
-            limit = refusal.details.pop("max_attempts", None)
-            if tries is not None and isinstance(limit, int):
-                tries_left = max(0, limit - tries)
-        if failures:
-            refusal.details["failures"] = failures
-            if failures >= policy.lock_after:
-                refusal.details["locked"] = True
-        record(
-            session,
-            Event(
-                actor=uow.actor,
-                action=action,
-                patient_id=refusal.patient_id,
-                unit_code=refusal.unit_code,
-                outcome="error" if refusal.error else "denied",
-                details={"reason": refusal.reason, **refusal.details},
-            ),
-        )
-    delay = policy.delay_seconds(failures)
-    if delay > 0:
-        sleep(delay)
-    if refusal.error is not None:
-        raise refusal.error
-    if tries_left is not None:
-        if failures >= policy.lock_after:
-            raise WrongCode(LOCKED, 0)
-        raise WrongCode(
-            f"login denied: wrong one-time code ({tries_left} {'try' if tries_left == 1 else 'tries'} left)"
-            if tries_left
-            else "login denied: wrong one-time code; no tries left, ask for a new code",
-            tries_left,
-        )
-    raise AuthDenied(refusal.message)
+    denied = refusal.error is None or isinstance(refusal.error, AuthDenied)
+    record(
+        session,
+        Event(
+            actor=actor,
+            action=action,
+            patient_id=refusal.patient_id,
+            unit_code=refusal.unit_code,
+            outcome="denied" if denied else "error",
+            details={"reason": refusal.reason, **refusal.details},
+        ),
+    )
+
+
+def refusal_error(refusal: Refusal) -> PerError:
+    return refusal.error if refusal.error is not None else AuthDenied(refusal.message)
 
 
 @contextmanager
-def refusals_recorded(uow: UnitOfWork, action: str, policy: LockoutPolicy) -> Iterator[None]:
+def refusals_recorded(uow: UnitOfWork, action: str, policy: LockoutPolicy | None = None) -> Iterator[None]:
     """Around a transaction: a :class:`Refusal` raised in it is recorded and raised by :func:`refuse`."""
     try:
         yield

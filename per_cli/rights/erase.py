@@ -40,6 +40,7 @@ LABELS: Mapping[str, str] = {
     "patient_credential": "password and login state",
     "password_delivery": "password deliveries",
     "otp_challenge": "one-time codes",
+    "otp_send": "one-time code sends",
     "login_session": "sessions",
     "registration": "registrations",
     "registration_part": "scale answers and scores",

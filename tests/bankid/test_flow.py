@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from per_cli.bankid.client import BankIdClient, BankIdError, BankIdFailed, CompletionData, OrderStarted
-from per_cli.bankid.flow import _check_person, run_auth_order, run_phone_auth
+from per_cli.bankid.flow import _check_person, run_auth_order
 from per_cli.bankid.qr import qr_data
 from per_cli.bankid.simulator import Simulator
 from per_cli.bankid.tls import client_ssl_context
@@ -250,25 +250,6 @@ def test_the_qr_code_shown_is_the_one_the_app_accepts(make_sim: MakeSim, make_cl
             client, PNR, "127.0.0.1", on_qr=scan, on_message=print, poll_interval=0.05, qr_interval=0.02
         )
     assert answers == [200] and done.personal_number == PNR
-
-
-def test_phone_auth_for_verify_caller(make_sim: MakeSim, make_client: MakeClient, fake_time: FakeTime) -> None:
-    client = make_client(make_sim(polls=3))
-    messages: list[str] = []
-    done = run_phone_auth(client, PNR, on_message=messages.append, sleep=fake_time.sleep, clock=fake_time.clock)
-    assert done.personal_number == PNR
-    assert messages == [
-        "Starta BankID-appen.",
-        "En identifiering eller underskrift pågår.",
-        "Skriv in din säkerhetskod i BankID-appen och välj Identifiera eller Skriv under.",
-    ]
-
-
-def test_phone_auth_declined(make_sim: MakeSim, make_client: MakeClient, fake_time: FakeTime) -> None:
-    client = make_client(make_sim(persons={PNR: "userDeclinedCall"}, polls=1))
-    with pytest.raises(BankIdFailed) as info:
-        run_phone_auth(client, PNR, on_message=print, sleep=fake_time.sleep, clock=fake_time.clock)
-    assert info.value.hint_code == "userDeclinedCall"
 
 
 def test_another_person_is_refused() -> None:

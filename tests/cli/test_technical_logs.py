@@ -138,7 +138,9 @@ def _flows() -> list[Flow]:
         Flow("audit review", ("audit", "review", "--sample", "3", "--seed", "1")),
         Flow("audit verify", ("audit", "verify")),
         Flow(
-            "password send", ("password", "send", TOLVAN, "--sms", "--email", "--format", "json"), secrets=sent_password
+            "password send",
+            ("password", "send", TOLVAN, "--sms", "--email", "--contact-verified-by", "callback", "--format", "json"),
+            secrets=sent_password,
         ),
         Flow(
             "login otp, wrong password",

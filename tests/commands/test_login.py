@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,32 +136,52 @@ def test_every_refusal_reads_the_same_and_the_audit_log_knows_why(world: World) 
     refused(TOLVAN, PASSWORD, "excluded")
 
 
-def test_wrong_passwords_slow_down_then_lock_and_a_new_code_never_resets(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import per_cli.login.refusals
+def test_wrong_passwords_slow_down_then_lock_and_a_new_code_never_resets(world: World) -> None:
+    """The slow-down is stored (``not_before``), not slept: a try before it is refused at once, uncompared."""
+    world.configure(
+        {"login": {"slow_after": 2, "delay_ms": 50_000, "max_delay_ms": 300_000, "lock_after": 4, "lock_minutes": 15}}
+    )
 
-    waits: list[float] = []
-    monkeypatch.setattr(per_cli.login.refusals, "sleep", waits.append)
-    world.configure({"login": {"slow_after": 2, "delay_ms": 100, "lock_after": 4, "lock_minutes": 15}})
+    def attempt(password: str) -> Run:
+        return world.per("login", "otp", TOLVAN, "--password-stdin", "--send-only", input=password + "\n")
 
-    def attempt(password: str) -> int:
-        return world.per("login", "otp", TOLVAN, "--password-stdin", "--send-only", input=password + "\n").exit_code
+    def state() -> tuple[int, bool, bool]:
+        failed, not_before, locked_until = world.sql(
+            "SELECT failed_logins, not_before, locked_until FROM patient_credential"
+        )[0]
+        return failed, not_before is not None, locked_until is not None
 
-    assert attempt("wrong-1") == 4 and waits == []
-    assert attempt("wrong-2") == 4 and waits == [0.1]
-    assert attempt(PASSWORD) == 0  # asking for a new code does not reset the count ...
+    def open_again() -> None:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        world.sql("UPDATE patient_credential SET not_before = :t WHERE not_before IS NOT NULL", t=past)
+
+    assert attempt("wrong-1").exit_code == 4 and state() == (1, False, False)
+    assert attempt("wrong-2").exit_code == 4 and state() == (2, True, False)
+    too_soon = attempt(PASSWORD)  # the right password, but too soon: refused without comparing
+    assert too_soon.exit_code == 4
+    assert re.fullmatch(r"Error: login denied: too many failed attempts; try again in (49|50) s\n", too_soon.stderr)
+    assert state() == (2, True, False)
+    open_again()
+    assert attempt(PASSWORD).exit_code == 0  # asking for a new code does not reset the count ...
+    assert state() == (2, False, False)  # (the right password took back its own try)
     challenge = world.sql("SELECT id FROM otp_challenge WHERE consumed_at IS NULL AND superseded_at IS NULL")[0][0]
     assert world.per("login", "otp", "--challenge", challenge, "--code", "000000").exit_code == 4  # 3 failures
-    assert waits == [0.1, 0.2]
+    assert state() == (3, True, False)
+    soon = world.per("login", "otp", "--challenge", challenge, "--code", "000001")
+    assert soon.exit_code == 4 and "try again in" in soon.stderr and state() == (3, True, False)
+    open_again()
     wrong = world.per("login", "otp", "--challenge", challenge, "--code", "000001")  # 4: locked
-    assert wrong.exit_code == 4 and "locked" in wrong.stderr
-    assert attempt(PASSWORD) == 4  # ... and the right password is refused while locked
-    assert world.reasons() == ["wrong_password", "wrong_password", "wrong_code", "wrong_code", "locked"]
+    assert wrong.exit_code == 4 and "locked" in wrong.stderr and state() == (4, True, True)
+    open_again()
+    assert attempt(PASSWORD).exit_code == 4  # ... and the right password is refused while locked
+    assert world.reasons() == [
+        "wrong_password", "wrong_password", "too_soon", "wrong_code", "too_soon", "wrong_code", "locked"
+    ]  # fmt: skip
+    assert world.sql("SELECT attempts FROM otp_challenge WHERE id = :c", c=challenge)[0][0] == 2
     # the lock expires; a completed login resets the count
     world.sql("UPDATE patient_credential SET locked_until = :t", t=datetime.now(UTC) - timedelta(seconds=1))
     assert world.login().exit_code == 0
-    assert world.sql("SELECT failed_logins, locked_until FROM patient_credential")[0] == (0, None)
+    assert state() == (0, False, False)
 
 
 def test_five_tries_per_code(world: World) -> None:
@@ -391,4 +412,8 @@ def test_proxy_wrong_passwords_lock_the_care_giver(world: World) -> None:
 def test_a_typed_user_name_that_is_not_one_is_not_logged(world: World) -> None:
     result = proxy(world, user="Tolvans första lösen!")
     assert result.exit_code == 4
-    assert world.audit("login.proxy")[-1]["details"] == {"reason": "unknown_caregiver", "caregiver": None}
+    assert world.audit("login.proxy")[-1]["details"] == {
+        "reason": "unknown_caregiver",
+        "caregiver": None,
+        "failures": 1,
+    }

@@ -1,4 +1,4 @@
-"""``per login bankid`` and ``verify_caller`` against the real simulator over mutual TLS, on both backends.
+"""``per login bankid`` against the real simulator over mutual TLS, on both backends.
 
 The simulator logs every request it serves, so a test can tell that no order was started (no /auth) or that
 Ctrl-C reached BankID as a /cancel. Collect runs every 0.01 s here (``[bankid] poll_interval``) unless a test
@@ -28,8 +28,8 @@ from per_cli.bankid.simulator import Simulator
 from per_cli.cli.app import App
 from per_cli.cli.qr import QrDisplay
 from per_cli.config import load_config
-from per_cli.errors import EXIT_DENIED, AuthDenied, NotFound
-from per_cli.login.bankid import BANKID_DENIED, CallerNotVerified, login_bankid, verify_caller
+from per_cli.errors import EXIT_DENIED, AuthDenied
+from per_cli.login.bankid import BANKID_DENIED, login_bankid
 from tests.helpers.bankid import FakeTime
 from tests.helpers.per import PER, SAMORDNING, TOLVAN, RunPer, enrol_args
 
@@ -348,83 +348,55 @@ def test_ctrl_c_cancels_the_order(world: BankIdWorld, env: dict[str, str]) -> No
     assert event["details"]["reason"] == "interrupted" and "order_ref" in event["details"]
 
 
-# --- the support desk's caller check ---
+# --- a BankID login and the password; no BankID for the support desk (ID-växling) ---
 
 
-def test_verify_caller_completes(world: BankIdWorld) -> None:
+def test_a_bankid_login_resets_the_password_failures_and_does_not_ask_for_a_password_change(
+    world: BankIdWorld,
+) -> None:
+    from per_cli.credentials.passwords import Argon2Params, hash_password
+
     world.start()
-    messages: list[str] = []
-    completion = verify_caller(world.app(), "1212121212", on_message=messages.append)
-    assert completion.personal_number == TOLVAN and completion.name == "Tolvan Tolvansson"
-    assert messages == ["En identifiering eller underskrift pågår.", RFA9]  # userCallConfirm, userSign
-    assert len(world.served("phone/auth")) == 1 and world.served("auth") == []
-    (event,) = world.audit("bankid.verify_caller")
-    assert event["outcome"] == "ok" and event["unit"] == "NEURO-SU"
-    assert "personal_number" not in event["details"] and event["details"]["call_initiator"] == "user"
-    assert not any(blob in json.dumps(event) for blob in blobs())
-
-
-def test_verify_caller_refused(world: BankIdWorld) -> None:
-    world.start(persons={TOLVAN: "userDeclinedCall"})
-    with pytest.raises(CallerNotVerified, match="caller not verified with BankID: Något gick fel") as caught:
-        verify_caller(world.app(), TOLVAN)
-    assert caught.value.exit_code == EXIT_DENIED and caught.value.hint_code == "userDeclinedCall"
-    (event,) = world.audit("bankid.verify_caller")
-    assert event["outcome"] == "denied" and event["details"]["hint"] == "userDeclinedCall"
-
-
-def test_verify_caller_unknown_patient_starts_no_order(world: BankIdWorld) -> None:
-    world.start()
-    with pytest.raises(NotFound):
-        verify_caller(world.app(), "200001012384")
-    assert world.served("phone/auth") == []
-
-
-def test_verify_caller_interrupted_cancels_the_order(world: BankIdWorld) -> None:
-    world.start(polls=100)
-
-    def ctrl_c(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    with pytest.raises(CallerNotVerified, match=r"\(Ctrl-C\)"):
-        verify_caller(world.app(), TOLVAN, sleep=ctrl_c)
-    assert len(world.served("cancel")) == 1
-    assert world.audit("bankid.verify_caller")[0]["details"]["reason"] == "interrupted"
-
-
-# --- `per password send --verify-caller`: the support desk's safeguard, through the real command ---
-
-
-def _outbox(world: BankIdWorld, tmp_path: Path) -> dict[str, str]:
-    outbox = tmp_path / "outbox"
-    outbox.mkdir(exist_ok=True)
-    return {"PER_EMAIL_TRANSPORT": f"file://{outbox}", "PER_SMS_TRANSPORT": f"file://{outbox}"}
-
-
-def test_password_send_verify_caller_sends_after_bankid_completes(world: BankIdWorld, tmp_path: Path) -> None:
-    world.start()
-    extra = _outbox(world, tmp_path)
-    result = world.per("password", "send", TOLVAN, "--sms", "--verify-caller", extra_env=extra)
+    (patient_id,) = world.sql("SELECT id FROM patient WHERE personnummer = :p", p=TOLVAN)[0]
+    world.sql(
+        "INSERT INTO patient_credential (patient_id, password_hash, must_change, set_at, failed_logins, locked_until) "
+        "VALUES (:i, :h, :m, CURRENT_TIMESTAMP, 7, NULL)",
+        i=patient_id,
+        h=hash_password("Tolvans-lösen", Argon2Params(time_cost=1, memory_kib=64)),
+        m=True,
+    )
+    result = world.per("login", "bankid", TOLVAN, "--no-qr", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("Password sent to +46701740605 at ")
-    assert len(world.served("phone/auth")) == 1
-    assert len(list((tmp_path / "outbox").glob("*.json"))) == 1
-    (send_event,) = world.audit("password.send")
-    assert send_event["details"]["caller_verified"] == "bankid"
+    assert json.loads(result.stdout)["must_change_password"] is False
+    assert "must be changed" not in result.stderr and "Warning" not in result.stderr
+    assert world.sql("SELECT failed_logins, locked_until FROM patient_credential")[0] == (0, None)
 
 
-def test_password_send_verify_caller_refused_sends_nothing(world: BankIdWorld, tmp_path: Path) -> None:
-    world.start(persons={TOLVAN: "userDeclinedCall"})
-    extra = _outbox(world, tmp_path)
-    result = world.per("password", "send", TOLVAN, "--sms", "--email", "--verify-caller", extra_env=extra)
-    assert result.exit_code == EXIT_DENIED
-    assert result.stderr.splitlines()[-1].startswith("Error: caller not verified with BankID: ")
-    assert list((tmp_path / "outbox").glob("*.json")) == []
+def test_password_send_verify_caller_is_gone_and_says_why(world: BankIdWorld, tmp_path: Path) -> None:
+    world.start()
+    outbox = tmp_path / "outbox"
+    extra = {"PER_EMAIL_TRANSPORT": f"file://{outbox}", "PER_SMS_TRANSPORT": f"file://{outbox}"}
+    for args in (("--sms", "--verify-caller"), ("--verify-caller",)):
+        result = world.per("password", "send", TOLVAN, *args, extra_env=extra)
+        assert result.exit_code == 2, result.stderr
+        (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
+        assert "--verify-caller was removed" in line and "ID-växling" in line and "--contact-verified-by" in line
+    assert "--verify-caller" not in world.per("password", "send", "--help").stdout
+    assert not list(outbox.glob("*.json")) and world.served("phone/auth") == [] and world.served("auth") == []
     assert world.sql("SELECT count(*) FROM patient_credential")[0][0] == 0
-    assert world.audit("bankid.verify_caller")[0]["outcome"] == "denied"
 
 
-def test_verify_caller_does_not_go_with_a_file(world: BankIdWorld, tmp_path: Path) -> None:
-    result = world.per("password", "send", "--file", str(tmp_path / "x.csv"), "--sms", "--verify-caller")
-    assert result.exit_code == 2
-    assert "--verify-caller checks one caller on the phone" in result.stderr
+def test_nothing_in_per_calls_phone_auth() -> None:
+    """The simulator keeps /phone/auth for fidelity; no client code path reaches it."""
+    import commands
+    import per_cli
+
+    callers = []
+    for package in (per_cli, commands):
+        folder = Path(str(package.__file__)).parent
+        root = folder.parent
+        for path in folder.rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "phone/auth" in text or "phone_auth" in text:
+                callers.append(path.relative_to(root).as_posix())
+    assert callers == ["per_cli/bankid/sim_http.py"]

@@ -24,12 +24,14 @@ DELETED = {
     "patient_credential": 1,
     "password_delivery": 2,
     "otp_challenge": 1,
+    "otp_send": 1,
     "login_session": 2,
     "registration": 1,
     "registration_part": 2,
 }
-#: tables that hold no patient's data: care units and care giver accounts
-NO_PATIENT_DATA = {"care_unit", "caregiver"}
+#: tables that hold no patient's data: care units, care giver accounts, the one-time-code key's fingerprint, and
+#: failure counts of numbers without a password (keyed by a keyed hash of whatever number was typed)
+NO_PATIENT_DATA = {"care_unit", "caregiver", "otp_key", "login_throttle"}
 
 
 def _tombstones(world: World) -> list[tuple[Any, ...]]:
@@ -79,7 +81,7 @@ def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_
     }
     assert result.stderr == (
         "Erased 19121212-1212: profile and contact details, password and login state (1), password deliveries (2), "
-        "one-time codes (1), sessions (2), registrations (1), scale answers and scores (2). "
+        "one-time codes (1), one-time code sends (1), sessions (2), registrations (1), scale answers and scores (2). "
         "Kept: the tombstone and the access log.\n"
     )
     after = rows_of(world, full.tolvan_id)
@@ -139,6 +141,7 @@ def test_on_a_terminal_it_shows_what_goes_and_asks_first(full: Full, env: dict[s
         "  password and login state: 1\n"
         "  password deliveries: 2\n"
         "  one-time codes: 1\n"
+        "  one-time code sends: 1\n"
         "  sessions: 2\n"
         "  registrations: 1\n"
         "  scale answers and scores: 2\n"

@@ -1,7 +1,7 @@
 """``per password send PNR --sms --email``: the support desk's "Skicka nytt lösenord" for one patient.
 
 Steps, each a reason to stop before the next: the config (texts, sender, transports) → the patient and the
-contacts for every chosen channel (a refusal is audited and changes nothing else) → the optional caller check
+contacts for every chosen channel and the contact-change hold (a refusal is audited and changes nothing else)
 → a new password and its Argon2id hash → a send on every chosen channel, with no transaction open (an SMTP
 server may take seconds, and SQLite would be locked meanwhile) → one transaction that stores the outcome
 (see ``core.store``). The caller decides the exit code from the returned ``Delivery`` with :func:`outcome_error`.
@@ -9,11 +9,11 @@ server may take seconds, and SQLite would be locked meanwhile) → one transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from per_cli.errors import DeliveryFailed, InvalidInput, PartialFailure, PerError
+from per_cli.db.models import utcnow
+from per_cli.errors import AuthDenied, DeliveryFailed, InvalidInput, PartialFailure, PerError
 from per_cli.passwords.delivery.core import (
     Delivery,
     SendSettings,
@@ -33,36 +33,22 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who the caller claims to be, for a ``verify_caller`` hook (the patient's identity, no contacts)."""
-
-    patient_id: int
-    personnummer: str  # canonical 12 digits
-    unit_code: str
-    channels: tuple[str, ...]
-
-
-#: Checks the person on the phone is the patient before anything is sent (``password send --verify-caller``:
-#: a BankID identification). Runs with no transaction open, after the contacts passed and before a password is
-#: made. Raise ``AuthDenied`` (exit 4) to refuse; return audit details to add to the ``password.send`` event
-#: (no secrets), or None.
-VerifyCaller = Callable[[Caller], Mapping[str, Any] | None]
-
-
 def send_password(
     uow: UnitOfWork,
     pnr_text: str,
     *,
     channels: Iterable[str],
-    verify_caller: VerifyCaller | None = None,
+    contact_verified_by: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Delivery:
     """Send one patient a new password on the chosen channels; returns the outcome per channel.
 
     Raises before anything is sent: ``InvalidInput`` (no channel, unusable contact, excluded patient),
-    ``NotFound``/``Conflict`` (personnummer), ``ConfigError`` (texts, sender, transports).
+    ``NotFound``/``Conflict`` (personnummer), ``ConfigError`` (texts, sender, transports), ``ContactHeld`` (exit 4:
+    a contact replaced within ``[passwords] contact_change_hold_hours``, unless ``contact_verified_by`` says how
+    staff confirmed it; see ``per_cli.credentials.contact_hold``).
     """
+    from per_cli.credentials.contact_hold import HoldSettings, check_hold, check_verified_by
     from per_cli.credentials.passwords import generate_password, hash_password
     from per_cli.identity.personnummer import parse_personnummer
     from per_cli.patients.register import find_patient, load_with_unit
@@ -72,29 +58,28 @@ def send_password(
         raise InvalidInput("choose --sms, --email or both")
     settings = SendSettings.from_config(uow.config)
     parse_personnummer(pnr_text)  # a mistyped number stops here, with its reason
+    contact_verified_by = check_verified_by(contact_verified_by)
+    hold = HoldSettings.from_config(uow.config)
     if "sms" in chosen and warn and (warning := settings.texts.sms_warning(settings.length)):
         warn(warning)
     transports = open_transports(uow.config, settings, chosen)
     try:
-        refusal: InvalidInput | None = None
+        refusal: PerError | None = None
         with uow.transaction() as session:
             patient = find_patient(session, pnr_text)
             unit_code, _ = load_with_unit(session, patient)
             try:
                 target: Target = plan_target(patient, unit_code, chosen)
-            except InvalidInput as exc:
+                extra: dict[str, Any] = check_hold(
+                    patient, target.channels, hold, utcnow(), verified_by=contact_verified_by
+                )
+            except (InvalidInput, AuthDenied) as exc:
                 from per_cli.audit.events import record
 
                 record(session, refused_event(uow.actor, patient, unit_code, chosen, str(exc), source="single"))
                 refusal = exc
         if refusal is not None:
             raise refusal
-        extra: dict[str, Any] = {}
-        if verify_caller is not None:
-            extra.update(
-                verify_caller(Caller(target.patient_id, target.personnummer, target.unit_code, tuple(target.channels)))
-                or {}
-            )
         password = generate_password(settings.length)
         hashed = hash_password(password, settings.params)
         results = [send_on(transports[ch], ch, to, password, settings.texts) for ch, to in target.recipients]

@@ -1,19 +1,14 @@
 """Two staff send a password to the same patient at once: both send, the last commit wins, and the
-stored hash, recipients and time always belong to one and the same send. Plus the ``verify_caller`` hook."""
+stored hash, recipients and time always belong to one and the same send."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from per_cli.cli.app import App
 from per_cli.config import load_config
 from per_cli.credentials.passwords import verify_password
-from per_cli.errors import AuthDenied
-from per_cli.passwords.delivery.single import Caller, send_password
 from tests.helpers.per import TOLVAN, RunPer
 from tests.helpers.world import EMAIL, MOBILE, World
 
@@ -41,37 +36,3 @@ def test_two_sends_at_once_store_one_consistent_send(desk: World, per_proc: RunP
 
 def _app(desk: World) -> App:
     return App(config=load_config(desk.env["PER_CONFIG"]), actor="desk", database_url=desk.db_url)
-
-
-def test_verify_caller_runs_before_a_password_is_made_and_can_refuse(desk: World) -> None:
-    desk.enrol()
-    seen: list[Caller] = []
-
-    def refuse(caller: Caller) -> None:
-        seen.append(caller)
-        raise AuthDenied("the caller could not be identified with BankID")
-
-    app = _app(desk)
-    try:
-        with pytest.raises(AuthDenied):
-            send_password(app, "1212121212", channels=["sms", "email"], verify_caller=refuse)
-    finally:
-        app.close()
-    assert seen == [Caller(seen[0].patient_id, TOLVAN, "NEURO-SU", ("email", "sms"))]
-    assert desk.messages() == [] and desk.credential() is None and desk.deliveries() == []
-
-
-def test_verify_caller_details_reach_the_audit_event(desk: World) -> None:
-    desk.enrol()
-
-    def bankid(caller: Caller) -> dict[str, Any]:
-        return {"caller_verified": "bankid", "order_ref": "abc"}
-
-    app = _app(desk)
-    try:
-        delivery = send_password(app, TOLVAN, channels=["sms"], verify_caller=bankid)
-    finally:
-        app.close()
-    assert delivery.status == "sent"
-    [event] = desk.audit("password.send")
-    assert event["details"]["caller_verified"] == "bankid" and event["details"]["order_ref"] == "abc"

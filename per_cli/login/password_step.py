@@ -1,0 +1,102 @@
+"""Checking a patient's password: counted before compared, and the same on every path (issue #14, points 1–3).
+
+1. One transaction finds whose counter the try goes to and counts it (``lockout.claim``): the patient's
+   credential, or — for an unknown personnummer or a patient without a password — the ``login_throttle`` row
+   of a keyed hash of the canonical number. It commits before any comparison.
+2. A try before the stored slow-down is refused at once (:class:`TooSoon`, "try again in N s"), unknown or
+   known alike, and nothing is compared. Every other path does exactly one Argon2id verification: against the
+   patient's hash, or against a dummy hash made with the *configured* parameters (unknown, no password,
+   excluded, locked), so all five take the same time.
+3. A right password for a patient who may log in takes its try back (``lockout.refund``); every other outcome
+   keeps the count and writes the audit event with the real reason (``wrong_password``, ``unknown_patient``,
+   ``no_password``, ``excluded``, ``locked``, ``too_soon``). The user reads one message for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from per_cli.credentials import lockout
+from per_cli.db.models import PatientCredential, utcnow
+from per_cli.login.issue import resolve_patient, unit_code_of
+from per_cli.login.refusals import Refusal, TooSoon, record_refusal, refusal_error, refusals_recorded
+
+if TYPE_CHECKING:
+    from per_cli.db.models import Patient
+    from per_cli.login.refusals import LoginSettings
+    from per_cli.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PasswordChecked:
+    """A right password of a patient who may log in (the patient row as read, detached)."""
+
+    patient: Patient
+    unit_code: str
+
+
+def check_patient_password(
+    uow: UnitOfWork,
+    pnr_text: str,
+    password: str,
+    settings: LoginSettings,
+    *,
+    key: bytes,
+    action: str,
+    denied: str,
+    details: dict[str, Any],
+) -> PasswordChecked:
+    """Count, compare, and refund or refuse (see the module docstring). ``key`` keys the throttle hash.
+    Raises ``AuthDenied`` (``denied``; :class:`TooSoon`) after auditing the refusal as ``action``."""
+    from per_cli.credentials.passwords import Argon2Params, dummy_hash, verify_password
+    from per_cli.identity.personnummer import parse_personnummer
+
+    canonical = parse_personnummer(pnr_text).default.canonical
+    policy = settings.lockout
+    now = utcnow()
+    where: dict[str, Any] = {}
+    reason: str | None = None
+    stored: str | None = None
+    patient: Patient | None = None
+    unit_code = ""
+    with refusals_recorded(uow, action), uow.transaction() as session:
+        patient = resolve_patient(session, pnr_text)
+        account = lockout.throttle_account(lockout.throttle_key(key, "patient", canonical))
+        if patient is None:
+            reason = "unknown_patient"
+        else:
+            unit_code = unit_code_of(session, patient.unit_id)
+            where = {"patient_id": patient.id, "unit_code": unit_code}
+            credential = session.get(PatientCredential, patient.id)
+            if credential is None:
+                reason = "no_password"
+            else:
+                account = lockout.patient_account(patient.id)
+                stored = credential.password_hash
+                if patient.excluded_on is not None:
+                    reason = "excluded"
+        counted = lockout.claim(session, account, policy, now)
+    if not counted.allowed and counted.retry_after is not None:
+        _refuse(uow, action, Refusal("too_soon", denied, **where, details=_details(details, reason, counted),
+                                     error=TooSoon(counted.retry_after)))  # fmt: skip
+    if not counted.allowed:
+        reason = reason or "locked"
+    compare_with = stored if stored is not None and reason is None else dummy_hash(Argon2Params.from_config(uow.config))
+    correct = verify_password(compare_with, password)
+    if reason is None and correct and patient is not None:
+        with uow.transaction() as session:
+            lockout.refund(session, account)
+        return PasswordChecked(patient, unit_code)
+    refusal = Refusal(reason or "wrong_password", denied, **where, details={**details, **counted.details()})
+    _refuse(uow, action, refusal)
+
+
+def _details(details: dict[str, Any], reason: str | None, counted: lockout.Claim) -> dict[str, Any]:
+    return {**details, **({"would_be": reason} if reason else {}), **counted.details()}
+
+
+def _refuse(uow: UnitOfWork, action: str, refusal: Refusal) -> NoReturn:
+    with uow.transaction() as session:
+        record_refusal(session, uow.actor, action, refusal)
+    raise refusal_error(refusal)
