@@ -101,6 +101,36 @@ _MAX_FAILURE_LINES = 20
     "--workers", type=click.IntRange(1, 256), help="With --file: threads that hash passwords (default: one per core)."
 )
 @click.option(
+    "--channels",
+    "channel_rule",
+    type=click.Choice(["all", "available"]),
+    help="With --file: 'all' (default) sends on every chosen channel and rejects a patient who lacks one; "
+    "'available' sends each patient on those of the chosen channels they have.",
+)
+@click.option(
+    "--resume",
+    metavar="CAMPAIGN",
+    help="Go on with a list's campaign (the id printed at its start): only patients not yet reached get a password.",
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="With --file or --resume: also send to patients whose message may have arrived (status unknown).",
+)
+@click.option(
+    "--new-campaign",
+    is_flag=True,
+    help="With --file: start a new campaign even if this list was sent before on the same channels.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="With --file: show who would get a password on which channels; send nothing."
+)
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="With --file (PostgreSQL): store the campaign and return; `per campaign work` sends it.",
+)
+@click.option(
     "--contact-verified-by",
     type=click.Choice(["in-person", "id-document", "callback"]),
     help="How you confirmed with the patient a mobile number or e-mail address changed in the last "
@@ -122,6 +152,12 @@ def send(
     delimiter: str | None,
     sheet: str | None,
     workers: int | None,
+    channel_rule: str | None,
+    resume: str | None,
+    resend_unknown: bool,
+    new_campaign: bool,
+    dry_run: bool,
+    enqueue: bool,
     contact_verified_by: str | None,
     fmt: str,
 ) -> None:
@@ -132,14 +168,18 @@ def send(
     [messages] language = "en"; it never contains the personnummer. The confirmation names the recipients
     and the time, as the profile shows them.
 
-    Exit 0: sent on every channel. 3: sent on some; the report names the others. 1: nothing was sent (the
-    old password still works), or refused before anything changed: no mobile or a fixed-line number for
+    Exit 0: sent on every channel. 3: sent on some, or may have been (unknown); the report names the others.
+    1: nothing was sent (the old password still works), or refused before anything changed: no mobile or a fixed-line number for
     --sms, no e-mail address for --email, unknown or excluded patient. 4: the mobile number or e-mail
     address replaced an earlier one less than 24 h ago ([passwords] contact_change_hold_hours): confirm the
     change with the patient, then send with --contact-verified-by.
 
-    With --file, every patient in the list gets a password: a result per patient on stdout, a summary on
-    stderr, exit 3 if any patient did not get one on every channel.
+    With --file, every patient in the list gets a password, as a campaign whose id is printed at the start: a
+    result per patient on stdout, a summary on stderr, exit 3 if any patient did not get one on every channel.
+    Each password is stored (pending) before it is sent, so a run stopped at any moment leaves every patient
+    with a password that works. Running the same list on the same channels again, or --resume CAMPAIGN, sends
+    only to the patients not yet reached; a patient whose message may have arrived (unknown) is listed and
+    sent again only with --resend-unknown.
 
     \b
     Examples:
@@ -147,19 +187,36 @@ def send(
       per password send 191212121212 --email --format json
       per password send 191212121212 --sms --contact-verified-by callback   # number changed today
       per password send --file patienter.xlsx --sms --email --format csv > resultat.csv
+      per password send --file patienter.xlsx --sms --email --channels available --dry-run
+      per password send --resume 3f1c0e5b9a7d4e2f8c6b1a0d9e8f7a6b
     """
     channels = [name for name, chosen in (("sms", sms), ("email", email)) if chosen]
+    bulk_only = [flag for flag, value in (("--channels", channel_rule), ("--resend-unknown", resend_unknown),
+                                          ("--new-campaign", new_campaign), ("--dry-run", dry_run),
+                                          ("--enqueue", enqueue)) if value]  # fmt: skip
+    if contact_verified_by is not None and (file is not None or resume is not None):
+        raise click.UsageError("--contact-verified-by confirms one patient's contact; it does not go with --file")
+    if resume is not None and personnummer is None:
+        if new_campaign or dry_run:
+            raise click.UsageError("--resume goes on with a campaign; it does not go with --new-campaign or --dry-run")
+        _send_file(app, file, channels, fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, workers=workers,
+                   channel_rule=channel_rule or ("all" if channels else None), resume=resume,
+                   resend_unknown=resend_unknown, enqueue=enqueue)  # fmt: skip
+        return
     if not channels:
         raise click.UsageError("choose where to send the password: --sms, --email or both")
-    if contact_verified_by is not None and file is not None:
-        raise click.UsageError("--contact-verified-by confirms one patient's contact; it does not go with --file")
     if file is not None:
         if personnummer is not None:
             raise click.UsageError("give a PERSONNUMMER or --file FILE, not both")
-        _send_file(app, file, channels, fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, workers=workers)
+        if dry_run and (enqueue or new_campaign):
+            raise click.UsageError("--dry-run sends nothing; it does not go with --enqueue or --new-campaign")
+        _send_file(app, file, channels, fmt, encoding=encoding, delimiter=delimiter, sheet=sheet, workers=workers,
+                   channel_rule=channel_rule or "all", resend_unknown=resend_unknown, new_campaign=new_campaign,
+                   dry_run=dry_run, enqueue=enqueue)  # fmt: skip
         return
     given = [flag for flag, value in (("--encoding", encoding), ("--delimiter", delimiter), ("--sheet", sheet),
                                       ("--workers", workers)) if value is not None]  # fmt: skip
+    given += bulk_only + (["--resume"] if resume is not None else [])
     if given:
         raise click.UsageError(f"{', '.join(given)} only go with --file")
     if personnummer is None:
@@ -179,7 +236,7 @@ def send_one(
     )
     record = delivery.record()
     if fmt == "table":
-        if delivery.sent_at is not None:
+        if delivery.sent and delivery.sent_at is not None:
             click.echo(f"Password sent to {delivery.sent_to} at {delivery.sent_at.astimezone():%Y-%m-%d %H:%M:%S}")
     elif fmt in ("json", "jsonl"):
         emit([record], fmt, single=True)
@@ -192,8 +249,9 @@ def send_one(
         raise error
 
 
-def _send_file(app: App, file: str, channels: list[str], fmt: str, **options: Any) -> None:
-    """Run a bulk send: failures on stderr as they happen, a result per patient on stdout, the summary last."""
+def _send_file(app: App, file: str | None, channels: list[str], fmt: str, **options: Any) -> None:
+    """Run a bulk send: the campaign id first, failures on stderr as they happen, a result per patient on stdout,
+    the summary last; a run that ended early still reports everything and says how to resume."""
     from per_cli.cli.output import emit
     from per_cli.errors import DeliveryFailed, PartialFailure
     from per_cli.passwords.delivery.bulk import BulkOptions, BulkSummary, RowResult, send_file
@@ -207,18 +265,25 @@ def _send_file(app: App, file: str, channels: list[str], fmt: str, **options: An
             emit([result.record()], fmt)
         else:
             results.append(result)
-        if result.status != "sent":
+        if result.status not in ("sent", "already", "would_send"):
             shown += 1
             if shown <= _MAX_FAILURE_LINES:
                 app.say(f"line {result.line}: {result.personnummer}: {result.status}: {result.error}")
+
+    def on_start(campaign_id: str, resumed: bool) -> None:
+        app.note(f"{'Resuming' if resumed else 'Campaign'} {campaign_id}" + (
+            ": only patients not yet reached get a password" if resumed else ""))  # fmt: skip
 
     with app.progress("sending passwords") as progress:
 
         def on_progress(summary: BulkSummary) -> None:
             progress.update(f"{summary.rows:,} patients, {summary.sent:,} sent, {summary.unsuccessful:,} not")
 
-        bulk = BulkOptions(file=file, channels=tuple(channels), **options)
-        summary = send_file(app, bulk, on_result=on_result, on_progress=on_progress, warn=app.warn)
+        options = {k: v for k, v in options.items() if v is not None}
+        bulk = BulkOptions(file=file or "", channels=tuple(channels), **options)
+        summary, error = send_file(
+            app, bulk, on_result=on_result, on_progress=on_progress, on_start=on_start, warn=app.warn
+        )
     if shown > _MAX_FAILURE_LINES:
         app.say(f"… and {shown - _MAX_FAILURE_LINES} more patients without a password on every channel "
                 "(see the results)")  # fmt: skip
@@ -231,9 +296,15 @@ def _send_file(app: App, file: str, channels: list[str], fmt: str, **options: An
     elif fmt != "jsonl":
         emit([r.flat() for r in results], fmt)
     app.note(f"Summary: {summary.text()}")
-    if summary.stopped:
-        app.warn(summary.stopped)
-    if summary.rows and not (summary.sent or summary.partial):
+    if bulk.enqueue and summary.campaign:
+        app.note(f"Queued: `per campaign work --drain` sends campaign {summary.campaign}.")
+        return
+    if summary.stopped or error is not None:
+        app.warn(f"{summary.stopped or error}: {summary.stop_text()}")
+    if error is not None:
+        raise error
+    if summary.rows and not (summary.sent or summary.partial or summary.unknown or summary.already
+                             or summary.would_send):  # fmt: skip
         raise DeliveryFailed(f"no password was sent to any of the {summary.rows:,} patients in the list")
     if summary.unsuccessful:
         raise PartialFailure(f"{summary.unsuccessful:,} of {summary.rows:,} patients did not get a password on "

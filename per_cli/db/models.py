@@ -113,21 +113,67 @@ class PatientCredential(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sent_to: Mapped[str | None] = mapped_column(Text)
+    #: a password on its way to the patient: stored before it is sent; logs in beside ``password_hash`` until
+    #: it is used, its delivery is confirmed (then it replaces ``password_hash``) or a newer one replaces it
+    pending_hash: Mapped[str | None] = mapped_column(String(200))
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_campaign: Mapped[str | None] = mapped_column(String(32))
 
 
 class PasswordDelivery(Base):
-    """One channel's outcome when a password was sent (the profile's "Lösenordet skickades till …")."""
+    """One channel's message of a password send (the profile's "Lösenordet skickades till …").
+
+    Written with status ``pending`` before the transport is called; then ``sent``, ``failed`` or ``unknown``
+    (the transport may have delivered), later ``delivered`` or ``undelivered`` when the provider says so.
+    ``batch_id`` is the campaign.
+    """
 
     __tablename__ = "password_delivery"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
-    batch_id: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20))
     provider_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Campaign(Base):
+    """One password send: a list (``source`` file) or one patient (single); its id is printed at start."""
+
+    __tablename__ = "campaign"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str | None] = mapped_column(Text)
+    file_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    channels: Mapped[str] = mapped_column(String(40))
+    channel_rule: Mapped[str] = mapped_column(String(20), default="all")
+    mode: Mapped[str] = mapped_column(String(10), default="inline")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignTarget(Base):
+    """One patient of a campaign: ``queued`` → ``sending`` → ``sent`` | ``partial`` | ``failed`` | ``unknown``."""
+
+    __tablename__ = "campaign_target"
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True, index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    channels: Mapped[str] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_campaign_target_campaign_status", "campaign_id", "status"),)
 
 
 class Caregiver(Base):

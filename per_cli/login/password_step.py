@@ -49,7 +49,8 @@ def check_patient_password(
 ) -> PasswordChecked:
     """Count, compare, and refund or refuse (see the module docstring). ``key`` keys the throttle hash.
     Raises ``AuthDenied`` (``denied``; :class:`TooSoon`) after auditing the refusal as ``action``."""
-    from per_cli.credentials.passwords import Argon2Params, dummy_hash, verify_password
+    from per_cli.credentials.passwords import Argon2Params, dummy_hash
+    from per_cli.credentials.pending import matches, promote
     from per_cli.identity.personnummer import parse_personnummer
 
     canonical = parse_personnummer(pnr_text).default.canonical
@@ -58,6 +59,7 @@ def check_patient_password(
     where: dict[str, Any] = {}
     reason: str | None = None
     stored: str | None = None
+    pending: str | None = None  # a password on its way (issue #17): it logs in too, and then replaces the old
     patient: Patient | None = None
     unit_code = ""
     with refusals_recorded(uow, action), uow.transaction() as session:
@@ -73,7 +75,7 @@ def check_patient_password(
                 reason = "no_password"
             else:
                 account = lockout.patient_account(patient.id)
-                stored = credential.password_hash
+                stored, pending = credential.password_hash, credential.pending_hash
                 if patient.excluded_on is not None:
                     reason = "excluded"
         counted = lockout.claim(session, account, policy, now)
@@ -83,10 +85,13 @@ def check_patient_password(
     if not counted.allowed:
         reason = reason or "locked"
     compare_with = stored if stored is not None and reason is None else dummy_hash(Argon2Params.from_config(uow.config))
-    correct = verify_password(compare_with, password)
+    used = matches(compare_with, pending if reason is None else None, password)
+    correct = used is not None
     if reason is None and correct and patient is not None:
         with uow.transaction() as session:
             lockout.refund(session, account)
+            if used == "pending" and pending is not None:
+                promote(session, patient.id, pending)
         return PasswordChecked(patient, unit_code)
     refusal = Refusal(reason or "wrong_password", denied, **where, details={**details, **counted.details()})
     _refuse(uow, action, refusal)

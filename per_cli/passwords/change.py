@@ -58,7 +58,8 @@ def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new
     """
     from per_cli.audit.events import Event, record
     from per_cli.credentials import lockout
-    from per_cli.credentials.passwords import Argon2Params, hash_password, verify_password
+    from per_cli.credentials.passwords import Argon2Params, hash_password
+    from per_cli.credentials.pending import clear_in_place, matches
     from per_cli.credentials.sessions import revoke_patient_sessions
     from per_cli.identity.personnummer import parse_personnummer
     from per_cli.login.refusals import LoginSettings, Refusal, TooSoon, refusals_recorded, refuse
@@ -71,7 +72,8 @@ def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new
     now = utcnow()
     with refusals_recorded(uow, "password.change"), uow.transaction() as session:
         _, patient, where = _own_session(session, token, pnr_text, settings, now, touch=False)
-        stored = _credential(session, patient, where).password_hash
+        credential = _credential(session, patient, where)
+        stored, pending = credential.password_hash, credential.pending_hash  # a pending one is accepted too
         account = lockout.patient_account(patient.id)
         counted = lockout.claim(session, account, settings.lockout, now)
     if not counted.allowed:
@@ -80,7 +82,7 @@ def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new
         where = {**where, "details": details}
         refuse(uow, "password.change", Refusal("too_soon" if too_soon else "locked", CHANGE_DENIED, **where,
                                                error=too_soon))  # fmt: skip
-    if not verify_password(stored, old):
+    if matches(stored, pending, old) is None:
         where = {**where, "details": {**where["details"], **counted.details()}}
         refuse(uow, "password.change", Refusal("wrong_password", CHANGE_DENIED, **where))
     new_hash = hash_password(new, params)
@@ -88,6 +90,7 @@ def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new
         login, patient, where = _own_session(session, token, pnr_text, settings, now, touch=True)
         credential = _credential(session, patient, where)
         credential.password_hash = new_hash
+        clear_in_place(credential)  # a password still on its way no longer logs in
         credential.must_change = False
         credential.set_at = now
         lockout.clear(session, account)

@@ -81,10 +81,14 @@ class HttpSmsTransport(Transport):
         path, form = self.request(message)
         try:
             response = self.client.post(path, data=form)
-        except httpx.TimeoutException:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout):
             return DeliveryResult.failed(f"no answer from {self.address} within {self.timeout:g} s")
+        except httpx.TimeoutException:  # the request went out: the gateway may have sent the SMS
+            return DeliveryResult.unknown(f"no answer from {self.address} within {self.timeout:g} s after sending")
         except httpx.ConnectError as exc:
             return DeliveryResult.failed(connect_failure(exc, self.address))
+        except httpx.RemoteProtocolError as exc:  # the gateway hung up after the request
+            return DeliveryResult.unknown(f"{self.address} closed the connection after the request: {exc}")
         except httpx.HTTPError as exc:
             return DeliveryResult.failed(f"HTTP error talking to {self.address}: {exc}")
         if not response.is_success:

@@ -35,7 +35,7 @@ class Message:
 class DeliveryResult:
     """What the provider answered. ``error`` is one line for the user; ``detail`` is JSON-safe extra data."""
 
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "unknown"]
     provider_id: str | None = None
     error: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +51,12 @@ class DeliveryResult:
     @classmethod
     def failed(cls, error: str, provider_id: str | None = None, **detail: Any) -> DeliveryResult:
         return cls("failed", provider_id, error, detail)
+
+    @classmethod
+    def unknown(cls, error: str, provider_id: str | None = None, **detail: Any) -> DeliveryResult:
+        """The message may have been delivered: the connection broke after the provider had all of it (the SMTP
+        data phase, an HTTP request sent and no answer). Resending would give a second, different password."""
+        return cls("unknown", provider_id, error, detail)
 
 
 def mask_recipient(to: str) -> str:
@@ -116,7 +122,7 @@ class Transport(ABC):
         except OSError as exc:  # a network or disk fault the subclass did not map itself
             result = DeliveryResult.failed(exc.strerror or str(exc) or type(exc).__name__)
         shown = mask_recipient(message.to)
-        outcome = result.status if result.ok else f"failed: {_scrub(result.error or '', message.to, shown)}"
+        outcome = result.status if result.ok else f"{result.status}: {_scrub(result.error or '', message.to, shown)}"
         log.info("%s to %s via %s: %s", message.channel, shown, self.description, outcome)
         return result
 

@@ -27,27 +27,31 @@ DEFAULT_SUBJECT = "PER"
 _QUEUED_AS = re.compile(rb"queued as ([^\s]+)", re.IGNORECASE)
 
 
-class _SMTP(smtplib.SMTP):
-    """Notes whether DATA began (a retry after that could send twice) and keeps its reply
-    ("250 Ok: queued as …"), which ``sendmail`` throws away."""
+class _Watch(smtplib.SMTP):
+    """Notes whether DATA began (a retry after that could send twice), whether the whole message went out (a
+    broken connection after that leaves the delivery ``unknown``) and keeps the DATA reply ("250 Ok: queued as
+    …"), which ``sendmail`` throws away."""
 
     data_started = False
+    content_sent = False
     data_reply: tuple[int, bytes] = (0, b"")
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
-        self.data_started = True
+        self.data_started, self.content_sent = True, False
         self.data_reply = super().data(msg)
         return self.data_reply
 
+    def send(self, s: bytes | str) -> None:  # type: ignore[override]
+        super().send(s)
+        if self.data_started and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.content_sent = True
 
-class _SMTPS(smtplib.SMTP_SSL):
-    data_started = False
-    data_reply: tuple[int, bytes] = (0, b"")
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
-        self.data_started = True
-        self.data_reply = super().data(msg)
-        return self.data_reply
+_SMTP = _Watch
+
+
+class _SMTPS(_Watch, smtplib.SMTP_SSL):
+    pass
 
 
 class _Failed(Exception):
@@ -119,7 +123,7 @@ class SmtpTransport(Transport):
             conn: _SMTP | _SMTPS | None = None
             try:
                 conn = self._connection()
-                conn.data_started = False
+                conn.data_started = conn.content_sent = False
                 conn.send_message(email, envelope_from, [message.to])
             except _Failed as exc:
                 return DeliveryResult.failed(str(exc))
@@ -136,6 +140,10 @@ class SmtpTransport(Transport):
                     return DeliveryResult.failed(f"{self.address} is closing: {_reply_text(421, exc.smtp_error)}")
             except (smtplib.SMTPException, OSError) as exc:
                 self._drop()
+                if conn is not None and conn.content_sent:
+                    return DeliveryResult.unknown(
+                        f"{self._describe(exc)} after the whole message was sent; it may have been delivered"
+                    )
                 timed_out = any(isinstance(e, TimeoutError) for e in _chain(exc))
                 if timed_out or not (reused and attempt == 1 and conn is not None and not conn.data_started):
                     return DeliveryResult.failed(self._describe(exc))

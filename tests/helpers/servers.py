@@ -198,6 +198,27 @@ def smtp_plain() -> Iterator[SmtpServer]:
     yield from _run_smtp()
 
 
+class DropAfterData(SmtpRecorder):
+    """Takes the whole message, then hangs up instead of answering: the message may well be delivered."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await super().handle_DATA(server, session, envelope)
+        server.transport.abort()
+        return "250 never seen"
+
+
+@pytest.fixture
+def smtp_drop_after_data() -> Iterator[SmtpServer]:
+    handler = DropAfterData()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    try:
+        controller.start()
+        yield SmtpServer(port, handler)
+    finally:
+        controller.stop(no_assert=True)
+
+
 @pytest.fixture
 def smtp_idle_drop() -> Iterator[SmtpServer]:
     """Closes a connection after 0.3 s of silence, as real servers do between bulk-run batches."""

@@ -102,7 +102,8 @@ def test_timeout(request: pytest.FixtureRequest, flavor: str) -> None:
     gateway.mode = "slow"
     started = time.monotonic()
     result = _send(gateway.url(timeout="0.3"))
-    assert result.error == f"no answer from 127.0.0.1:{gateway.port} within 0.3 s"
+    assert result.status == "unknown"  # the request went out: the gateway may have sent the SMS
+    assert result.error == f"no answer from 127.0.0.1:{gateway.port} within 0.3 s after sending"
     assert time.monotonic() - started < 3
 
 

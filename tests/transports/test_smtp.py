@@ -114,6 +114,16 @@ def test_timeout(silent_port: int) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_a_connection_dropped_after_the_whole_message_is_unknown_not_failed(smtp_drop_after_data: SmtpServer) -> None:
+    with _smtp(smtp_drop_after_data.url(user=None, security="none")) as transport:
+        result = transport.send(_mail())
+    assert len(smtp_drop_after_data.handler.messages) == 1  # the server has it
+    assert result.status == "unknown", result
+    assert result.error is not None and result.error.endswith(
+        "after the whole message was sent; it may have been delivered"
+    )
+
+
 def test_reconnects_once_when_the_server_dropped_an_idle_connection(smtp_idle_drop: SmtpServer) -> None:
     with _smtp(smtp_idle_drop.url(user=None, security="none")) as transport:
         first = transport.send(_mail("a@tolv.se"))

@@ -1,21 +1,25 @@
-"""``per password send --file FILE --sms --email``: new passwords for every patient in a list.
+"""``per password send --file FILE --sms --email``: new passwords for every patient in a list, as a campaign.
 
-A pipeline, so that hashing (the cost that cannot be avoided) never waits for the network:
+First the list is read (``listing``): personnummer resolved in batches, every line that cannot be sent to
+rejected with its reason, the patients found stored as the campaign's targets. Then the campaign is sent, by
+this process (SQLite, or PostgreSQL without ``--enqueue``) or by ``per campaign work``. A re-run of the same
+list with the same channels, or ``--resume CAMPAIGN``, sends only to the patients not yet reached.
 
-* the main thread reads the list, resolves personnummer in batches (one query per batch), makes each password
-  and submits its Argon2id hash to a thread pool. argon2-cffi releases the GIL around ``argon2_hash`` (CFFI
-  API mode calls ``PyEval_SaveThread``), so threads use every core without pickling or process start-up;
+Sending is a pipeline, so that hashing (the cost that cannot be avoided) never waits for the network:
+
+* the main thread makes each password and submits its Argon2id hash to a thread pool. argon2-cffi releases the
+  GIL around ``argon2_hash`` (CFFI API mode calls ``PyEval_SaveThread``), so threads use every core without
+  pickling or process start-up; hashed patients are stored as pending (``records.prepare``, one transaction
+  for those ready) and only then handed on;
 * one sender thread per channel owns that channel's transport for the whole run (SMTP keeps one connection)
   and sends in order; a patient's channels are sent in parallel;
-* the main thread collects finished patients and stores them in chunks (``core.store``): one transaction per
-  ``chunk_size`` patients or ``flush_seconds``, whichever comes first, so the window in which a password is
-  sent but not yet stored stays short and other staff are not kept from the database.
+* the main thread collects finished patients and records them in chunks (``records.finish``): one transaction
+  per ``chunk_size`` patients or ``flush_seconds``, whichever comes first.
 
-Rows that cannot be sent to (an invalid or unknown personnummer, a duplicate, a missing contact) get a result
-and the run goes on. When one channel fails ``stop_after_failures`` times in a row, the transport is taken to
-be down and the run stops: later patients are reported ``skipped`` rather than hashed and sent into a wall
-(with a 30 s timeout, 1 000 patients would otherwise take eight hours). Ctrl-C stops the same way; what was
-sent is still stored.
+When one channel fails ``stop_after_failures`` times in a row, the transport is taken to be down and the run
+stops: later patients are reported ``skipped`` rather than hashed and sent into a wall. Ctrl-C and a database
+fault stop the same way; what was sent is recorded, every patient still gets a result line, and the summary
+says how to resume.
 """
 
 from __future__ import annotations
@@ -25,15 +29,10 @@ import os
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from per_cli.db.models import CareUnit, Patient
 from per_cli.errors import InvalidInput
 from per_cli.passwords.delivery.core import (
     ChannelResult,
@@ -41,104 +40,23 @@ from per_cli.passwords.delivery.core import (
     SendSettings,
     Target,
     close_all,
-    new_batch_id,
     open_transports,
     order_channels,
-    plan_target,
-    refused_event,
-    store,
 )
+from per_cli.passwords.delivery.listing import SOURCE, display
+from per_cli.passwords.delivery.report import BulkOptions, BulkSummary, RowResult
 from per_cli.passwords.delivery.senders import Job, Sender, Stop
 
 if TYPE_CHECKING:
-    from per_cli.spreadsheet.headers import PnrRow
     from per_cli.transports import Channel, Transport
     from per_cli.unit_of_work import UnitOfWork
 
-SOURCE = "file"
+__all__ = ["BulkOptions", "BulkSummary", "RowResult", "send_file"]
 log = logging.getLogger("per.password_send")
 
-
-@dataclass(frozen=True)
-class BulkOptions:
-    file: str
-    channels: tuple[str, ...]
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    workers: int | None = None  # hashing threads; None: every core
-    chunk_size: int = 50  # patients stored per transaction
-    flush_seconds: float = 1.0
-    lookup_size: int = 500  # personnummer resolved per query
-    stop_after_failures: int = 10  # consecutive failures on one channel that stop the run
-
-
-@dataclass
-class BulkSummary:
-    rows: int = 0
-    sent: int = 0
-    partial: int = 0
-    failed: int = 0
-    rejected: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-    stopped: str | None = None
-
-    @property
-    def unsuccessful(self) -> int:
-        return self.partial + self.failed + self.rejected + self.skipped
-
-    def as_record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def text(self) -> str:
-        return (
-            f"{self.rows:,} patients: {self.sent:,} sent, {self.partial:,} partly sent, {self.failed:,} failed, "
-            f"{self.rejected:,} rejected, {self.skipped:,} skipped ({self.seconds:.1f} s)"
-        )
-
-
-@dataclass(frozen=True)
-class RowResult:
-    """The outcome for one line of the list: ``sent``, ``partial``, ``failed``, ``rejected`` or ``skipped``."""
-
-    line: int
-    personnummer: str
-    status: str
-    error: str | None = None
-    delivery: Delivery | None = None
-
-    def record(self) -> dict[str, Any]:
-        """JSON: the single send's shape plus line and error."""
-        channels = [r.record() for r in self.delivery.results] if self.delivery else []
-        return {
-            "line": self.line,
-            "personnummer": self.personnummer,
-            "status": self.status,
-            "sent_at": self.delivery.sent_at if self.delivery else None,
-            "channels": channels,
-            "error": self.error,
-        }
-
-    def flat(self) -> dict[str, Any]:
-        """Tables and CSV: one row, a column pair per channel."""
-        rec: dict[str, Any] = {
-            "line": self.line,
-            "personnummer": self.personnummer,
-            "status": self.status,
-            "sent_to": self.delivery.sent_to if self.delivery else None,
-            "sent_at": self.delivery.sent_at if self.delivery else None,
-        }
-        by_channel: dict[str, ChannelResult] = {r.channel: r for r in self.delivery.results} if self.delivery else {}
-        for channel in ("email", "sms"):
-            result = by_channel.get(channel)
-            rec[f"{channel}_status"] = result.status if result else None
-            rec[f"{channel}_provider_id"] = result.provider_id if result else None
-        rec["error"] = self.error
-        return rec
-
-
 OnResult = Callable[[RowResult], None]
+#: states sent again by a resume; ``unknown`` only with ``--resend-unknown``
+RESEND = ("queued", "failed", "skipped")
 
 
 def send_file(
@@ -147,29 +65,77 @@ def send_file(
     *,
     on_result: OnResult,
     on_progress: Callable[[BulkSummary], None] | None = None,
+    on_start: Callable[[str, bool], None] | None = None,
     warn: Callable[[str], None] | None = None,
-) -> BulkSummary:
-    """Send every patient in the list a new password; ``on_result`` gets each row's outcome as it is final."""
-    from per_cli.spreadsheet.headers import open_pnr_list
+) -> tuple[BulkSummary, BaseException | None]:
+    """Send (or with ``dry_run`` only plan) the campaign; ``on_result`` gets each line's outcome as it is final.
 
+    Returns the summary and, for a run that ended early on an error (Ctrl-C, a database fault), that error: the
+    caller reports everything first and then raises it.
+    """
+    from per_cli.passwords.delivery.campaign import file_digest, open_campaign
+
+    if options.resume and not options.channels:
+        options = _with_campaign_channels(uow, options)
     chosen = order_channels(options.channels)
     if not chosen:
         raise InvalidInput("choose --sms, --email or both")
     settings = SendSettings.from_config(uow.config)
     if "sms" in chosen and warn and (warning := settings.texts.sms_warning(settings.length)):
         warn(warning)
+    summary = BulkSummary()
     started = time.perf_counter()
-    with open_pnr_list(
-        options.file, encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet
-    ) as pnrs:
-        transports = open_transports(uow.config, settings, chosen)
-        try:
-            run = _Run(uow, settings, options, chosen, transports, on_result, on_progress)
-            run.execute(pnrs.rows())
-        finally:
-            close_all(transports)
-    run.summary.seconds = time.perf_counter() - started
-    return run.summary
+
+    def emit(result: RowResult) -> None:
+        summary.rows += 1
+        setattr(summary, result.status, getattr(summary, result.status) + 1)
+        on_result(result)
+        if on_progress:
+            on_progress(summary)
+
+    if options.dry_run:
+        _dry_run(uow, options, chosen, emit)
+        summary.seconds = time.perf_counter() - started
+        return summary, None
+    transports = open_transports(uow.config, settings, chosen) if not options.enqueue else {}
+    try:
+        opened = open_campaign(uow, options, tuple(chosen), file_digest(options.file, options.sheet) if options.file
+                               else None)  # fmt: skip
+        summary.campaign, summary.resumed = opened.campaign_id, opened.resumed
+        if on_start:
+            on_start(opened.campaign_id, opened.resumed)
+        run = _Run(uow, settings, options, chosen, transports, opened.campaign_id, emit)
+        error = run.execute()
+    finally:
+        close_all(transports)
+    summary.stopped = run.stop.reason if run.stop.event.is_set() else None
+    summary.seconds = time.perf_counter() - started
+    return summary, error
+
+
+def _dry_run(uow: UnitOfWork, options: BulkOptions, chosen: Sequence[Channel], emit: OnResult) -> None:
+    """Who would get a password on which channels: the list is read and checked, nothing is written."""
+    from per_cli.passwords.delivery.listing import Reader
+    from per_cli.spreadsheet.headers import open_pnr_list
+
+    reader = Reader(uow, chosen, options.channel_rule, emit, audit=False, lookup_size=options.lookup_size)
+    with open_pnr_list(options.file, encoding=options.encoding, delimiter=options.delimiter,
+                       sheet=options.sheet) as pnrs:  # fmt: skip
+        for batch in reader.batches(pnrs.rows()):
+            for line, target in batch:
+                emit(RowResult(line, display(target.personnummer), "would_send", channels=tuple(target.channels)))
+
+
+def _with_campaign_channels(uow: UnitOfWork, options: BulkOptions) -> BulkOptions:
+    """``--resume ID`` without channels: the campaign's own."""
+    from dataclasses import replace
+
+    from per_cli.campaigns.store import get
+
+    with uow.transaction() as session:
+        campaign = get(session, options.resume or "")
+        channels, rule = tuple(campaign.channels.split(",")), campaign.channel_rule
+    return replace(options, channels=channels, channel_rule=rule)
 
 
 def default_workers() -> int:
@@ -187,18 +153,16 @@ class _Run:
         options: BulkOptions,
         channels: Sequence[Channel],
         transports: dict[Channel, Transport],
-        on_result: OnResult,
-        on_progress: Callable[[BulkSummary], None] | None,
+        campaign_id: str,
+        emit: OnResult,
     ) -> None:
         self.uow, self.settings, self.options, self.channels = uow, settings, options, channels
-        self.on_result, self.on_progress = on_result, on_progress
-        self.summary = BulkSummary()
-        self.batch_id = new_batch_id()
+        self.campaign_id, self.emit = campaign_id, emit
         self.stop = Stop()
         self.done: queue.Queue[Job] = queue.Queue()
         self.senders: dict[str, Sender] = {
             ch: Sender(ch, transports[ch], settings, self.stop, self.done, max(1, options.stop_after_failures))
-            for ch in channels
+            for ch in transports
         }
         self.workers = options.workers or default_workers()
         self.hashing: deque[tuple[Job, Future[str]]] = deque()
@@ -206,74 +170,163 @@ class _Run:
         self.max_outstanding = max(16, 4 * self.workers)
         self.pending: list[tuple[int, Delivery]] = []
         self.last_flush = time.monotonic()
-        self.seen: dict[int, int] = {}  # patient id -> first line naming them
 
     # -- driving --
 
-    def execute(self, rows: Iterable[PnrRow]) -> None:
+    def execute(self) -> BaseException | None:
+        """Read the list into the campaign, then send to every target not yet reached; the error that ended
+        the run early, if one did (after everything that was sent is recorded and reported)."""
         from per_cli.credentials.passwords import generate_password
 
-        for sender in self.senders.values():
-            sender.start()
+        todo: deque[tuple[int, Target]] = deque()
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="per-hash")
         try:
-            iterator = iter(rows)
-            while batch := list(islice(iterator, self.options.lookup_size)):
-                for line, target in self._resolve(batch):
-                    if self.stop.event.is_set():
-                        self._skip(line, target)
-                        continue
-                    job = Job(line, target, generate_password(self.settings.length))
-                    self.hashing.append((job, pool.submit(_hash, job.password, self.settings)))
-                    while len(self.hashing) >= self.workers * 2:
-                        self._dispatch_oldest()
-                    self._collect(block=False)
-            while self.hashing:
-                self._dispatch_oldest()
-            self._finish(pool, emit=True)
-        except BaseException:  # Ctrl-C, a database fault, a failing callback: store what was sent, print no more
-            self.stop.set("the run was interrupted")
-            self._finish(pool, emit=False)
-            raise
-        self.summary.stopped = self.stop.reason
+            self._read_list()
+            if self.options.enqueue:
+                self._release()
+                return None
+            todo = deque(self._targets())
+            for sender in self.senders.values():
+                sender.start()
+            while todo:
+                if self.stop.event.is_set():
+                    break
+                line, target = todo.popleft()
+                job = Job(line, target, generate_password(self.settings.length))
+                self.hashing.append((job, pool.submit(_hash, job.password, self.settings)))
+                while len(self.hashing) >= self.workers * 2:
+                    self._dispatch()
+                self._collect(block=False)
+            while self.hashing and not self.stop.event.is_set():
+                self._dispatch()
+            self._finish(pool, todo)
+            self._release()
+        except BaseException as exc:  # Ctrl-C, a database fault, a failing callback: record and report what we can
+            self.stop.set(f"the run was interrupted ({type(exc).__name__})" if isinstance(exc, KeyboardInterrupt)
+                          else f"the run stopped on an error: {exc}")  # fmt: skip
+            try:
+                self._finish(pool, todo)
+            except BaseException as again:  # the database is gone: the pending passwords still work
+                log.warning("recording the end of campaign %s failed: %s", self.campaign_id, again)
+            return exc
+        return None
 
-    def _finish(self, pool: ThreadPoolExecutor, *, emit: bool) -> None:
-        """Stop hashing, let the senders finish the message in hand (the rest is skipped once the run stops),
-        and store every patient that came back. Safe to call again after it failed half-way."""
+    def _read_list(self) -> None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from per_cli.db.models import CampaignTarget
+        from per_cli.passwords.delivery.listing import Reader
+        from per_cli.spreadsheet.headers import open_pnr_list
+
+        if not self.options.file:
+            return
+        reader = Reader(
+            self.uow, self.channels, self.options.channel_rule, self.emit, lookup_size=self.options.lookup_size
+        )
+        with open_pnr_list(self.options.file, encoding=self.options.encoding, delimiter=self.options.delimiter,
+                           sheet=self.options.sheet) as pnrs:  # fmt: skip
+            for batch in reader.batches(pnrs.rows()):
+                if not batch:
+                    continue
+                with self.uow.transaction() as session:
+                    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+                    rows = [{"campaign_id": self.campaign_id, "patient_id": t.patient_id, "line": line,
+                             "status": "queued", "channels": ",".join(t.channels), "attempts": 0}
+                            for line, t in batch]  # fmt: skip
+                    session.execute(dialect.insert(CampaignTarget).on_conflict_do_nothing(), rows)
+                    self._renew(session)
+
+    def _targets(self) -> list[tuple[int, Target]]:
+        """The patients to send to now; the others get their line in the report (``already``, ``unknown``)."""
+        from sqlalchemy import select
+
+        from per_cli.db.models import CampaignTarget, Patient
+        from per_cli.passwords.delivery.listing import load_targets
+
+        wanted = (*RESEND, "unknown") if self.options.resend_unknown else RESEND
+        with self.uow.transaction() as session:
+            targets, problems = load_targets(
+                session, self.campaign_id, wanted, self.channels, self.options.channel_rule
+            )
+            others = session.execute(
+                select(CampaignTarget.line, Patient.personnummer, CampaignTarget.status, CampaignTarget.error)
+                .join(Patient, Patient.id == CampaignTarget.patient_id)
+                .where(CampaignTarget.campaign_id == self.campaign_id, CampaignTarget.status.not_in(wanted))
+                .order_by(CampaignTarget.line)
+            ).tuples().all()  # fmt: skip
+        for line, pnr, status, error in others:
+            if status == "unknown":
+                why = f"{error or 'may have been delivered'}; --resend-unknown sends a new password"
+                self.emit(RowResult(line, display(pnr), "unknown", why))
+            else:
+                self.emit(RowResult(line, display(pnr), "already", f"reached earlier in campaign ({status})"))
+        for line, shown, reason in problems:
+            self.emit(RowResult(line, shown, "rejected", reason))
+        return targets
+
+    def _finish(self, pool: ThreadPoolExecutor, todo: deque[tuple[int, Target]]) -> None:
+        """Stop hashing, let the senders finish the messages in hand (the rest is skipped once the run stops),
+        record every patient that came back and report the ones never tried. Safe to call again."""
         pool.shutdown(wait=True, cancel_futures=True)
         unsent, self.hashing = list(self.hashing), deque()
         for sender in self.senders.values():
             sender.jobs.put(None)
         while self.outstanding:
-            self._collect(block=True, emit=emit)
-        for sender in self.senders.values():
-            sender.join()
-        if emit:
-            self._flush()
-            for job, _ in unsent:
-                self._skip(job.line, job.target)
-            return
-        try:
-            self._flush(emit=False)
-        except Exception as exc:  # the error being raised already says what broke; say what it cost
-            log.warning("%d patients were sent a new password that could not be stored, so their old passwords "
-                        "still work: %s", len(self.pending), exc)  # fmt: skip
-
-    def _skip(self, line: int, target: Target) -> None:
-        self._emit(RowResult(line, _display(target.personnummer), "skipped", f"not sent: {self.stop.reason}"))
-
-    def _dispatch_oldest(self) -> None:
-        """Hand the oldest hashed job to the senders, waiting for its hash and for room in the pipeline."""
-        job, future = self.hashing.popleft()
-        job.password_hash = future.result()
-        while self.outstanding >= self.max_outstanding:
             self._collect(block=True)
-        self.outstanding += 1
-        for channel in job.target.channels:
-            self.senders[channel].jobs.put(job)
+        for sender in self.senders.values():
+            if sender.is_alive():
+                sender.join()
+        self._flush()
+        reason = f"not sent: {self.stop.reason}"
+        for job, _ in unsent:
+            self.emit(RowResult(job.line, display(job.target.personnummer), "skipped", reason))
+        for line, target in todo:
+            self.emit(RowResult(line, display(target.personnummer), "skipped", reason))
+        todo.clear()
 
-    def _collect(self, *, block: bool, emit: bool = True) -> None:
-        """Take finished jobs off the done queue (waiting for one if ``block``); store them when a chunk is due."""
+    def _dispatch(self) -> None:
+        """Store the oldest hashed jobs (and any others ready) as pending in one transaction, then hand them to
+        the senders, waiting for room in the pipeline."""
+        from per_cli.passwords.delivery.records import prepare
+
+        ready: list[Job] = []
+        while self.hashing and (not ready or self.hashing[0][1].done()) and len(ready) < self.options.chunk_size:
+            job, future = self.hashing.popleft()
+            job.password_hash = future.result()
+            ready.append(job)
+        with self.uow.transaction() as session:
+            priors = prepare(
+                session,
+                [(j.target, j.password_hash) for j in ready],
+                campaign_id=self.campaign_id,
+                lines={j.target.patient_id: j.line for j in ready},
+            )
+            self._renew(session)
+        for job in ready:
+            job.prior = priors.get(job.target.patient_id)
+        handed = 0
+        try:
+            for job in ready:
+                if job.prior is None:
+                    self.emit(
+                        RowResult(job.line, display(job.target.personnummer), "skipped", "the patient was erased")
+                    )
+                    handed += 1
+                    continue
+                while self.outstanding >= self.max_outstanding:
+                    self._collect(block=True)
+                self.outstanding += 1
+                handed += 1
+                for channel in job.target.channels:
+                    self.senders[channel].jobs.put(job)
+        finally:  # stopped while waiting for room: the rest were stored as pending and are recorded as not sent
+            for job in ready[handed:]:
+                for channel, to in job.target.recipients:
+                    job.finish_channel(ChannelResult(channel, to, "skipped", None, "not sent: the run stopped"))
+                self.pending.append((job.line, job.delivery()))
+
+    def _collect(self, *, block: bool) -> None:
+        """Take finished jobs off the done queue (waiting for one if ``block``); record them when a chunk is due."""
         while True:
             try:
                 job = self.done.get(block=block, timeout=self.options.flush_seconds if block else None)
@@ -281,110 +334,47 @@ class _Run:
                 break
             block = False
             self.outstanding -= 1
-            delivery = job.delivery()
-            if delivery.status != "skipped":
-                self.pending.append((job.line, delivery))
-            elif emit:
-                self._emit(
-                    RowResult(
-                        job.line, _display(job.target.personnummer), "skipped", delivery.results[0].error, delivery
-                    )
-                )
+            self.pending.append((job.line, job.delivery()))
         due = time.monotonic() - self.last_flush >= self.options.flush_seconds
-        if emit and (len(self.pending) >= self.options.chunk_size or (self.pending and due)):
-            self._flush()  # on the error path (not emit) everything is stored once, at the end
+        if len(self.pending) >= self.options.chunk_size or (self.pending and due):
+            self._flush()
 
-    def _flush(self, *, emit: bool = True) -> None:
-        """Store the pending patients in one transaction, then report them (stored first: output may fail)."""
+    def _flush(self) -> None:
+        """Record the finished patients in one transaction, then report them (recorded first: output may fail).
+
+        If recording fails, they are reported anyway (their pending passwords work) and the error goes on."""
+        from per_cli.passwords.delivery.records import finish
+
         self.last_flush = time.monotonic()
         if not self.pending:
             return
         chunk, self.pending = self.pending, []
         try:
             with self.uow.transaction() as session:
-                store(session, self.uow.actor, [d for _, d in chunk], batch_id=self.batch_id, source=SOURCE)
+                finish(session, self.uow.actor, [d for _, d in chunk], campaign_id=self.campaign_id, source=SOURCE)
+                self._renew(session)
         except BaseException:
-            self.pending = chunk + self.pending  # interrupted mid-commit: the error path tries once more
-            raise
-        if emit:
             for line, delivery in chunk:
-                error = "; ".join(delivery.failures()) or None
-                self._emit(RowResult(line, _display(delivery.target.personnummer), delivery.status, error, delivery))
+                lost = "; ".join([*delivery.failures(), "the outcome could not be recorded"])
+                self.emit(RowResult(line, display(delivery.target.personnummer), delivery.status, lost, delivery))
+            raise
+        for line, delivery in chunk:
+            error = "; ".join(delivery.failures()) or None
+            self.emit(RowResult(line, display(delivery.target.personnummer), delivery.status, error, delivery))
 
-    def _emit(self, result: RowResult) -> None:
-        self.summary.rows += 1
-        setattr(self.summary, result.status, getattr(self.summary, result.status) + 1)
-        self.on_result(result)
-        if self.on_progress:
-            self.on_progress(self.summary)
+    def _renew(self, session: object) -> None:
+        from per_cli.passwords.delivery.campaign import renew
 
-    # -- reading the list --
+        renew(session, self.campaign_id)  # type: ignore[arg-type]
 
-    def _resolve(self, batch: Sequence[PnrRow]) -> list[tuple[int, Target]]:
-        """Targets for the rows that can be sent to; every other row gets its ``rejected`` result, in line order."""
-        from per_cli.audit.events import record_many
-        from per_cli.identity.personnummer import parse_personnummer
+    def _release(self) -> None:
+        from per_cli.passwords.delivery.campaign import renew
 
-        rejected: list[RowResult] = []
-        parsed: list[tuple[PnrRow, list[str]]] = []
-        for row in batch:
-            try:
-                if row.error:
-                    raise InvalidInput(row.error)
-                if not row.value.strip():
-                    raise InvalidInput("missing", field="personnummer")
-                candidates = [c.canonical for c in parse_personnummer(row.value).candidates]
-            except InvalidInput as exc:
-                rejected.append(RowResult(row.line, row.value, "rejected", str(exc)))
-                continue
-            parsed.append((row, candidates))
-        targets: list[tuple[int, Target]] = []
-        if parsed:
-            wanted = sorted({c for _, candidates in parsed for c in candidates})
-            query = (
-                select(Patient, CareUnit.code)
-                .join(CareUnit, CareUnit.id == Patient.unit_id)
-                .where(Patient.personnummer.in_(wanted))
-            )
-            with self.uow.transaction() as session:
-                found = {p.personnummer: (p, code) for p, code in session.execute(query).tuples()}
-                refused = []
-                for row, candidates in parsed:
-                    matches = [found[c] for c in candidates if c in found]
-                    if len(matches) != 1:
-                        rejected.append(RowResult(row.line, row.value, "rejected", _NO_MATCH if not matches else _MANY))
-                        continue
-                    patient, unit_code = matches[0]
-                    shown = _display(patient.personnummer)
-                    first = self.seen.setdefault(patient.id, row.line)
-                    if first != row.line:
-                        rejected.append(RowResult(row.line, shown, "rejected", f"duplicate of line {first}"))
-                        continue
-                    try:
-                        targets.append((row.line, plan_target(patient, unit_code, self.channels)))
-                    except InvalidInput as exc:
-                        event = refused_event(
-                            self.uow.actor, patient, unit_code, self.channels, str(exc), source=SOURCE
-                        )
-                        refused.append(event)
-                        rejected.append(RowResult(row.line, shown, "rejected", str(exc)))
-                record_many(session, refused)
-        for result in sorted(rejected, key=lambda r: r.line):
-            self._emit(result)
-        return targets
-
-
-_NO_MATCH = "personnummer: no patient with this personnummer is enrolled"
-_MANY = "personnummer: these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)"
+        with self.uow.transaction() as session:
+            renew(session, self.campaign_id, release=True)
 
 
 def _hash(password: str, settings: SendSettings) -> str:
     from per_cli.credentials.passwords import hash_password
 
     return hash_password(password, settings.params)
-
-
-def _display(canonical: str) -> str:
-    from per_cli.patients.register import display_pnr
-
-    return display_pnr(canonical)

@@ -1,14 +1,15 @@
-"""What single and bulk sends share: settings, who gets what, one channel's send, and storing the outcome.
+"""What single and bulk sends share: settings, who gets what, one channel's send, and the records around it.
 
-The order that keeps the old password valid when nothing was sent: check the contacts, make and hash the new
-password, send on every chosen channel, and only then, in one transaction, store the new hash if at least one
-channel delivered. Delivery rows and the audit event are written either way.
+The order that never leaves a patient without a working password (issue #17): check the contacts, make and hash
+the new password, then in one transaction store it as *pending* (``credentials.pending``) with a delivery row
+``pending`` per channel (``records.prepare``); only then call the transports; then, in one transaction, record
+each channel's outcome (``sent``, ``failed``, ``unknown``) with its audit event (``records.finish``). A run
+killed between the two leaves the pending password valid beside the old one and the rows ``pending``: the
+campaign reports them and a resume treats them as ``unknown``.
 
-Two staff sending to the same patient at once may both send; the last commit wins. The hash, ``must_change``,
-``last_sent_at`` and ``last_sent_to`` are written by one ``INSERT … ON CONFLICT DO UPDATE``, so the stored
-recipients and time always belong to the stored hash (PostgreSQL locks the row; SQLite serialises writers).
-A staff-sent password also clears the failure count and any lock: the lock protected the old password against
-guessing, and "the patient is locked out" is the usual reason to send a new one.
+A password sent by staff also ends the patient's sessions and unused codes and clears the failure count and any
+lock: the lock protected the old password against guessing, and "the patient is locked out" is the usual
+reason to send a new one.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import insert
-
-from per_cli.db.models import PasswordDelivery, Patient, PatientCredential, utcnow
+from per_cli.db.models import Patient, utcnow
 from per_cli.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from per_cli.config import Config
     from per_cli.credentials.passwords import Argon2Params
+    from per_cli.credentials.pending import Prior
     from per_cli.passwords.delivery.texts import PasswordTexts
     from per_cli.transports import Channel, Transport
 
@@ -37,7 +35,7 @@ CHANNEL_ORDER: tuple[Channel, ...] = ("email", "sms")
 DEFAULT_LENGTH = 12
 ACTION = "password.send"
 
-ChannelStatus = Literal["sent", "failed", "skipped"]
+ChannelStatus = Literal["sent", "failed", "unknown", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,7 @@ def order_channels(channels: Iterable[str]) -> tuple[Channel, ...]:
 
 
 def new_batch_id() -> str:
+    """A campaign id: 32 hex digits."""
     return uuid.uuid4().hex
 
 
@@ -218,30 +217,40 @@ def send_on(transport: Transport, channel: Channel, to: str, password: str, text
         return ChannelResult(channel, to, "failed", None, f"the {transport.scheme}:// transport failed: {exc}")
     if result.ok:
         return ChannelResult(channel, to, "sent", result.provider_id)
+    if result.status == "unknown":
+        return ChannelResult(channel, to, "unknown", result.provider_id, result.error or "may have been delivered")
     return ChannelResult(channel, to, "failed", result.provider_id, result.error or "not delivered")
 
 
 @dataclass
 class Delivery:
-    """One patient's send: a result per channel and, when something was sent, the hash to store."""
+    """One patient's send: a result per channel, the hash stored as pending, and what it replaced."""
 
     target: Target
     results: list[ChannelResult]
     sent_at: datetime | None = None
     password_hash: str | None = field(default=None, repr=False)
+    prior: Prior | None = field(default=None, repr=False)
 
     @property
     def sent(self) -> list[ChannelResult]:
         return [r for r in self.results if r.ok]
 
     @property
+    def unknown(self) -> list[ChannelResult]:
+        return [r for r in self.results if r.status == "unknown"]
+
+    @property
     def status(self) -> str:
-        """``sent`` (every channel), ``partial``, ``failed`` (none), ``skipped`` (none tried: the run stopped)."""
+        """``sent`` (every channel), ``partial``, ``unknown`` (none sure, some may have arrived), ``failed`` (none),
+        ``skipped`` (none tried: the run stopped)."""
         sent = len(self.sent)
         if sent == len(self.results):
             return "sent"
         if sent:
             return "partial"
+        if self.unknown:
+            return "unknown"
         return "skipped" if all(r.status == "skipped" for r in self.results) else "failed"
 
     @property
@@ -263,114 +272,10 @@ class Delivery:
         }
 
 
-def finish(target: Target, results: list[ChannelResult], password_hash: str) -> Delivery:
-    """The delivery after sending: the time and the hash count only if a channel delivered."""
-    if any(r.ok for r in results):
-        return Delivery(target, results, utcnow(), password_hash)
-    return Delivery(target, results)
-
-
-# --- storing ---
-
-
-def _upsert_credentials(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One statement per credential: hash, must-change and last-sent fields always change together."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    columns = (
-        "password_hash",
-        "must_change",
-        "set_at",
-        "failed_logins",
-        "locked_until",
-        "last_sent_at",
-        "last_sent_to",
-    )
-    key = [PatientCredential.patient_id]
-    if session.get_bind().dialect.name == "postgresql":
-        pg = postgresql.insert(PatientCredential)
-        stmt: Any = pg.on_conflict_do_update(index_elements=key, set_={c: pg.excluded[c] for c in columns})
-    else:
-        lite = sqlite.insert(PatientCredential)
-        stmt = lite.on_conflict_do_update(index_elements=key, set_={c: lite.excluded[c] for c in columns})
-    session.execute(stmt, rows)
-
-
-def store(
-    session: Session,
-    actor: str,
-    deliveries: Sequence[Delivery],
-    *,
-    batch_id: str,
-    source: str,
-    details: Mapping[str, Any] | None = None,
-) -> None:
-    """Store the outcome of sends that were attempted, in the caller's transaction.
-
-    Per delivery: the new credential when at least one channel sent, one ``password_delivery`` row per channel
-    tried, and the audit event ``password.send`` (outcome ``ok``, ``partial`` or ``failed``; details name the
-    channels and their statuses, never the password).
-    """
-    from per_cli.audit.events import Event, record_many
-    from per_cli.patients.register import lock_enrolled
-
-    now = utcnow()
-    # a patient erased while the message was on its way keeps nothing but the audit event of the send
-    enrolled = lock_enrolled(session, [d.target.patient_id for d in deliveries])
-    credentials = [
-        {
-            "patient_id": d.target.patient_id,
-            "password_hash": d.password_hash,
-            "must_change": True,
-            "set_at": d.sent_at,
-            "failed_logins": 0,
-            "locked_until": None,
-            "last_sent_at": d.sent_at,
-            "last_sent_to": d.sent_to,
-        }
-        for d in deliveries
-        if d.sent_at is not None and d.password_hash is not None and d.target.patient_id in enrolled
-    ]
-    if credentials:  # in patient order: two bulk runs over overlapping lists lock rows alike and cannot deadlock
-        _upsert_credentials(session, sorted(credentials, key=lambda row: int(row["patient_id"])))
-    rows = [
-        {
-            "patient_id": d.target.patient_id,
-            "batch_id": batch_id,
-            "channel": r.channel,
-            "recipient": r.recipient,
-            "status": r.status,
-            "provider_id": r.provider_id,
-            "error": r.error,
-            "created_at": d.sent_at or now,
-        }
-        for d in deliveries
-        if d.target.patient_id in enrolled
-        for r in d.results
-    ]
-    if rows:
-        session.execute(insert(PasswordDelivery), rows)
-    outcome = {"sent": "ok", "partial": "partial", "failed": "failed", "skipped": "skipped"}
-    record_many(
-        session,
-        [
-            Event(
-                actor=actor,
-                action=ACTION,
-                patient_id=d.target.patient_id,
-                unit_code=d.target.unit_code,
-                outcome=outcome[d.status],
-                details={
-                    "batch_id": batch_id,
-                    "source": source,
-                    "channels": d.target.channels,
-                    "statuses": {r.channel: r.status for r in d.results},
-                    **(details or {}),
-                },
-            )
-            for d in deliveries
-        ],
-    )
+def finish(target: Target, results: list[ChannelResult], password_hash: str, prior: Prior | None = None) -> Delivery:
+    """The delivery after sending: the time counts when a channel delivered or may have."""
+    reached = any(r.ok or r.status == "unknown" for r in results)
+    return Delivery(target, results, utcnow() if reached else None, password_hash, prior)
 
 
 def refused_event(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from per_cli.passwords.delivery.core import ChannelResult, Delivery, SendSettings, Target, finish, send_on
 
 if TYPE_CHECKING:
+    from per_cli.credentials.pending import Prior
     from per_cli.transports import Channel, Transport
 
 
@@ -25,6 +26,7 @@ class Job:
     password_hash: str = field(default="", repr=False)
     results: dict[str, ChannelResult] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    prior: Prior | None = field(default=None, repr=False)
 
     def finish_channel(self, result: ChannelResult) -> bool:
         """Record one channel's result; True for the call that completes the job."""
@@ -35,7 +37,7 @@ class Job:
     def delivery(self) -> Delivery:
         results = [self.results[channel] for channel in self.target.channels]
         self.password = ""
-        return finish(self.target, results, self.password_hash)
+        return finish(self.target, results, self.password_hash, self.prior)
 
 
 class Stop:

@@ -2,9 +2,11 @@
 
 Steps, each a reason to stop before the next: the config (texts, sender, transports) → the patient and the
 contacts for every chosen channel and the contact-change hold (a refusal is audited and changes nothing else)
-→ a new password and its Argon2id hash → a send on every chosen channel, with no transaction open (an SMTP
-server may take seconds, and SQLite would be locked meanwhile) → one transaction that stores the outcome
-(see ``core.store``). The caller decides the exit code from the returned ``Delivery`` with :func:`outcome_error`.
+→ a new password and its Argon2id hash → one transaction that opens a campaign and stores the password as
+pending with its delivery rows (``records.prepare``) → a send on every chosen channel, with no transaction open
+(an SMTP server may take seconds, and SQLite would be locked meanwhile) → one transaction that records the
+outcome (``records.finish``). The caller decides the exit code from the returned ``Delivery`` with
+:func:`outcome_error`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from per_cli.db.models import utcnow
-from per_cli.errors import AuthDenied, DeliveryFailed, InvalidInput, PartialFailure, PerError
+from per_cli.errors import AuthDenied, DeliveryFailed, InvalidInput, NotFound, PartialFailure, PerError
 from per_cli.passwords.delivery.core import (
     Delivery,
     SendSettings,
@@ -26,7 +28,6 @@ from per_cli.passwords.delivery.core import (
     plan_target,
     refused_event,
     send_on,
-    store,
 )
 
 if TYPE_CHECKING:
@@ -48,9 +49,12 @@ def send_password(
     a contact replaced within ``[passwords] contact_change_hold_hours``, unless ``contact_verified_by`` says how
     staff confirmed it; see ``per_cli.credentials.contact_hold``).
     """
+    from per_cli.campaigns.store import Spec, create
     from per_cli.credentials.contact_hold import HoldSettings, check_hold, check_verified_by
     from per_cli.credentials.passwords import generate_password, hash_password
     from per_cli.identity.personnummer import parse_personnummer
+    from per_cli.passwords.delivery.records import finish as record_outcome
+    from per_cli.passwords.delivery.records import prepare
     from per_cli.patients.register import find_patient, load_with_unit
 
     chosen = order_channels(channels)
@@ -82,19 +86,25 @@ def send_password(
             raise refusal
         password = generate_password(settings.length)
         hashed = hash_password(password, settings.params)
+        campaign_id = new_batch_id()
+        with uow.transaction() as session:
+            create(session, uow.actor, Spec("single", tuple(chosen)), campaign_id)
+            priors = prepare(session, [(target, hashed)], campaign_id=campaign_id)
+        if target.patient_id not in priors:
+            raise NotFound("the patient was erased meanwhile; nothing was sent", field="personnummer")
         results = [send_on(transports[ch], ch, to, password, settings.texts) for ch, to in target.recipients]
         del password
     finally:
         close_all(transports)
-    delivery = finish(target, results, hashed)
+    delivery = finish(target, results, hashed, priors[target.patient_id])
     try:
         with uow.transaction() as session:
-            store(session, uow.actor, [delivery], batch_id=new_batch_id(), source="single", details=extra)
+            record_outcome(session, uow.actor, [delivery], campaign_id=campaign_id, source="single", details=extra)
     except PerError as exc:
-        if delivery.sent:
+        if delivery.sent_at is not None:
             raise PerError(
-                f"the new password was sent to {delivery.sent_to} but could not be stored, so it will "
-                f"not work and the old one still does; send again. ({exc})"
+                f"the new password was sent to {delivery.sent_to or 'a channel that may have delivered it'} and "
+                f"works (it was stored before it was sent), but the outcome could not be recorded: {exc}"
             ) from exc
         raise
     return delivery
@@ -107,4 +117,9 @@ def outcome_error(delivery: Delivery) -> PerError | None:
         return None
     if delivery.sent:
         return PartialFailure(f"sent to {delivery.sent_to} only; {failures}")
+    if delivery.unknown:
+        return PartialFailure(
+            f"the password may have been delivered: {failures}; the old one and the new one both work until "
+            "one is used (see `per password status`)"
+        )
     return DeliveryFailed(f"no password was sent, the old one still works: {failures}")

@@ -7,8 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
 from per_cli.credentials.passwords import verify_password
 from tests.helpers.per import SAMORDNING, TOLVAN
 from tests.helpers.servers import Cert, Gateway, SmtpServer
@@ -184,16 +182,18 @@ def test_an_interrupted_run_stores_exactly_what_was_sent(desk: World, tmp_path: 
     app = App(config=load_config(desk.env["PER_CONFIG"]), actor="desk", database_url=desk.db_url)
     options = BulkOptions(file=str(tmp_path / "lista.txt"), channels=("sms",), chunk_size=1, flush_seconds=0)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            send_file(app, options, on_result=interrupt)
+        summary, error = send_file(app, options, on_result=interrupt)
     finally:
         app.close()
+    assert isinstance(error, KeyboardInterrupt)
+    assert summary.rows == 12 and summary.campaign is not None  # every line still has its result
+    assert "resume with `per password send --resume " in summary.stop_text()
     sent = {m["to"]: desk.password_in(m) for m in desk.messages()}
     assert len(sent) >= 3
     for i, pnr in enumerate(numbers):
         credential = desk.credential(pnr)
         mobile = f"+467017407{i:02d}"
         if mobile in sent:
-            assert credential is not None and verify_password(credential.password_hash, sent[mobile])
+            assert credential is not None and verify_password(credential.pending_hash, sent[mobile])
         else:
             assert credential is None

@@ -1,5 +1,5 @@
-"""Two staff send a password to the same patient at once: both send, the last commit wins, and the
-stored hash, recipients and time always belong to one and the same send."""
+"""Two staff send a password to the same patient at once: both send, the last pending password stored wins, and
+the pending hash, recipients and time always belong to one and the same send."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ def test_two_sends_at_once_store_one_consistent_send(desk: World, per_proc: RunP
         assert [r.exit_code for r in runs] == [0, 0], [r.stderr for r in runs]
         credential = desk.credential()
         by_file = {d.provider_id: d for d in desk.deliveries()}
-        winners = [m for m in desk.messages() if verify_password(credential.password_hash, desk.password_in(m))]
+        winners = [m for m in desk.messages() if verify_password(credential.pending_hash, desk.password_in(m))]
         assert winners, "the stored hash matches none of the passwords sent"
         # every message carrying the stored password came from the send that stored it: same time, same recipients
         sent_with_it = {by_file[Path(m["file"]).stem].batch_id for m in winners}
         assert len(sent_with_it) == 1
         batch = [d for d in by_file.values() if d.batch_id in sent_with_it]
-        assert {d.created_at for d in batch} == {credential.last_sent_at}
+        assert {d.sent_at for d in batch} == {credential.last_sent_at}
         assert credential.last_sent_to == ", ".join(d.recipient for d in sorted(batch, key=lambda d: d.channel))
         assert credential.last_sent_to in (f"{EMAIL}, {MOBILE}", MOBILE)
     assert [e["outcome"] for e in desk.audit("password.send")] == ["ok"] * 4

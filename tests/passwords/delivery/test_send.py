@@ -106,7 +106,7 @@ def test_the_sent_password_logs_in_and_must_be_changed(desk: World) -> None:
     assert json.loads(login.stdout)["must_change_password"] is True
 
 
-def test_a_new_send_replaces_the_password_and_clears_a_lock(desk: World) -> None:
+def test_a_new_send_is_pending_beside_the_old_password_and_clears_a_lock(desk: World) -> None:
     desk.enrol()
     assert desk.send(TOLVAN, "--email").exit_code == 0
     first = desk.password_in(desk.messages()[0])
@@ -114,8 +114,8 @@ def test_a_new_send_replaces_the_password_and_clears_a_lock(desk: World) -> None
     assert desk.send(TOLVAN, "--email").exit_code == 0
     second = desk.password_in(desk.messages()[-1])
     credential = desk.credential()
-    assert first != second and verify_password(credential.password_hash, second)
-    assert not verify_password(credential.password_hash, first)
+    assert first != second and verify_password(credential.pending_hash, second)
+    assert verify_password(credential.password_hash, first)  # both log in until the new one is used
     assert credential.failed_logins == 0 and credential.locked_until is None
 
 
