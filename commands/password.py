@@ -169,10 +169,10 @@ def send(
     and the time, as the profile shows them.
 
     Exit 0: sent on every channel. 3: sent on some, or may have been (unknown); the report names the others.
-    1: nothing was sent (the old password still works), or refused before anything changed: no mobile or a fixed-line number for
-    --sms, no e-mail address for --email, unknown or excluded patient. 4: the mobile number or e-mail
-    address replaced an earlier one less than 24 h ago ([passwords] contact_change_hold_hours): confirm the
-    change with the patient, then send with --contact-verified-by.
+    1: nothing was sent (the old password still works), or refused before anything changed: no mobile or a
+    fixed-line number for --sms, no e-mail address for --email, unknown or excluded patient. 4: the mobile
+    number or e-mail address replaced an earlier one less than 24 h ago ([passwords] contact_change_hold_hours):
+    confirm the change with the patient, then send with --contact-verified-by.
 
     With --file, every patient in the list gets a password, as a campaign whose id is printed at the start: a
     result per patient on stdout, a summary on stderr, exit 3 if any patient did not get one on every channel.
