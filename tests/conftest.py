@@ -57,7 +57,18 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+def actor(backend: str) -> str:
+    """The actor the tests' `per` runs claim, and the one their events name: on PostgreSQL the database names the
+    session's login role as the actor (a differing PER_ACTOR would be kept as claimed_actor), so it is that role."""
+    if backend == "sqlite":
+        return "tester"
+    from sqlalchemy.engine import make_url
+
+    return make_url(_pg_base()).username or "postgres"
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path, actor: str) -> dict[str, str]:
     """The environment every `per` run of a test gets: its own database, config, actor and outbox."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -67,7 +78,7 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
     return {
         "PER_DATABASE_URL": db_url,
         "PER_CONFIG": str(config),
-        "PER_ACTOR": "tester",
+        "PER_ACTOR": actor,
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),

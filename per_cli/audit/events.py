@@ -2,7 +2,13 @@
 
 Events form a hash chain (each ``hash`` covers the event and the previous event's hash), so an edited,
 deleted or reordered row is detectable by ``per audit verify``. Writers take the chain's tail under a lock:
-SQLite's ``BEGIN IMMEDIATE`` already serialises writers, PostgreSQL takes a transaction-level advisory lock.
+SQLite's ``BEGIN IMMEDIATE`` already serialises writers, PostgreSQL's ``per_audit_tail()`` (SECURITY DEFINER, so a
+role that may only append can) takes a transaction-level advisory lock and returns the head hash.
+
+The actor is the database's on PostgreSQL: the login role of the session (``session_user``, read once per
+connection), which a trigger also demands of every inserted row; an actor the caller claimed (``--actor``,
+``PER_ACTOR``, the patient behind a session) that differs is kept in the details as ``claimed_actor``. The hash is
+computed over exactly what is stored. On SQLite the actor is the caller's (the OS login name unless ``--actor``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, table_of, utcnow
@@ -24,7 +30,10 @@ from per_cli.db.rows import insert_rows, stored
 GENESIS = "0" * 64
 _COLUMNS = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
 _TAIL_KEY = "per_audit_tail"
-_LOCK_KEY = 4242002
+_ACTOR_KEY = "per_session_user"
+#: ``Session.info`` key: the actor nobody claimed (the OS login name), replaced by the login role without a note
+UNCLAIMED_ACTOR = "per_unclaimed_actor"
+_LOCK_KEY = 4242002  # also in migration i13b's per_audit_tail() and per_audit_prune()
 #: keys that must never reach the log; a caller passing one is a programming error
 _FORBIDDEN = ("password", "code", "token", "secret", "otp")
 
@@ -119,9 +128,31 @@ def chain_tail(session: Session) -> str:
         return str(cached)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        return str(conn.exec_driver_sql("SELECT per_audit_tail()").scalar())
     last = conn.exec_driver_sql(_TAIL).scalar()
     return last or GENESIS
+
+
+def database_actor(session: Session) -> str | None:
+    """PostgreSQL: the session's login role (cached with the driver connection); SQLite: None."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return None
+    info = conn.connection.info
+    actor = info.get(_ACTOR_KEY)
+    if actor is None:
+        actor = info[_ACTOR_KEY] = str(conn.exec_driver_sql("SELECT session_user").scalar())
+    return str(actor)
+
+
+def acting(session: Session, actor: str, details: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The actor and details to store: on PostgreSQL the login role, with a differing claim in ``claimed_actor``."""
+    db_actor = database_actor(session)
+    if db_actor is None or actor == db_actor:
+        return actor, details
+    if actor == session.info.get(UNCLAIMED_ACTOR):
+        return db_actor, details
+    return db_actor, {**details, "claimed_actor": actor}
 
 
 def record(session: Session, ev: Event) -> None:
@@ -135,10 +166,11 @@ def record_many(session: Session, events: Iterable[Event]) -> int:
     rows: list[tuple[Any, ...]] = []
     for ev in events:
         at = utcnow()
-        details = canonical_details(ev.details)
-        digest = event_hash(prev, at, ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
+        actor, mapping = acting(session, ev.actor, ev.details)
+        details = canonical_details(mapping)
+        digest = event_hash(prev, at, actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
         rows.append(
-            (stored(conn, at), ev.actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest)
+            (stored(conn, at), actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details, prev, digest)
         )
         prev = digest
     return _append(session, rows, prev)
@@ -158,12 +190,13 @@ def record_batch(
     once and each row costs only its details and its hash. Returns how many were written.
     """
     prev = chain_tail(session)
+    actor, claim = acting(session, actor, {})
     at = utcnow()
     at_text = at.isoformat(timespec="microseconds")
     at_stored = stored(session.connection(), at)
     rows: list[tuple[Any, ...]] = []
     for patient_id, unit_code, details in entries:
-        text = canonical_details(details)
+        text = canonical_details({**details, **claim} if claim else details)
         digest = _sha256(_payload(prev, at_text, actor, action, patient_id, unit_code, outcome, text))
         rows.append((at_stored, actor, action, patient_id, unit_code, outcome, text, prev, digest))
         prev = digest

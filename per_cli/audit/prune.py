@@ -1,5 +1,8 @@
 """``per audit prune``: remove access-log events older than the retention period, and nothing younger.
 
+On PostgreSQL the removal itself is ``per_audit_prune`` (a SECURITY DEFINER function, migration i13b), which
+enforces the five-year floor in SQL and is the only way past the log's append-only trigger.
+
 HSLF-FS 2016:40 4 kap. 9 § requires the logs to be kept at least five years, so the cut-off may be no later
 than today minus five years (a 29 February becomes 28 February: the earlier day, never a day too young).
 Only a prefix of the chain is removed (every event before the first one at or after the cut-off), after the
@@ -18,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditAnchor, AuditEvent, utcnow
-from per_cli.errors import Conflict, InvalidInput
+from per_cli.errors import AuthDenied, Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
@@ -120,10 +123,55 @@ def _prune(session: Session, actor: str, before: date, dry_run: bool) -> PruneRe
             },
         ),
     )
-    session.execute(delete(AuditEvent).where(AuditEvent.id <= last_id).execution_options(synchronize_session=False))
+    if session.connection().dialect.name == "postgresql":
+        _remove_postgresql(session, cutoff, result)
+    else:
+        _remove_sqlite(session, actor, cutoff, result, chain_from)
+    return result
+
+
+def _remove_postgresql(session: Session, cutoff: datetime, expected: PruneResult) -> None:
+    """``per_audit_prune`` (SECURITY DEFINER, migration i13b) removes the prefix and writes the anchor: only it may."""
+    from sqlalchemy import exc, text
+
+    try:
+        removed, first_id, last_id, _ = session.execute(
+            text("SELECT * FROM per_audit_prune(:cutoff)"), {"cutoff": cutoff}
+        ).one()
+    except exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == "22023":
+            raise InvalidInput(
+                "the database refuses a cut-off younger than five years (HSLF-FS 2016:40 4 kap. 9 §); "
+                "check the database server's clock and time zone",
+                field="before",
+            ) from None
+        if getattr(error.orig, "sqlstate", None) == "42501":
+            raise AuthDenied("only an administrator may prune the access log", field="audit") from None
+        raise
+    if (removed, first_id, last_id) != (expected.removed, expected.first_id, expected.last_id):  # pragma: no cover
+        raise Conflict("the database and per disagree on what the prune removes; nothing was removed", field="audit")
+
+
+def _remove_sqlite(session: Session, actor: str, cutoff: datetime, result: PruneResult, chain_from: str) -> None:
+    """The file's owner is trusted: lift the delete guard inside this transaction only, then restore it."""
+    conn = session.connection()
+    guard = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_event_no_delete'"
+    ).scalar()
+    if guard:
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
+    session.execute(
+        delete(AuditEvent).where(AuditEvent.id <= result.last_id).execution_options(synchronize_session=False)
+    )
+    if guard:
+        conn.exec_driver_sql(str(guard))
     session.execute(
         insert(AuditAnchor).values(
-            at=utcnow(), actor=actor, cutoff=cutoff, removed=removed, last_removed_id=last_id, chain_from=chain_from
+            at=utcnow(),
+            actor=actor,
+            cutoff=cutoff,
+            removed=result.removed,
+            last_removed_id=result.last_id,
+            chain_from=chain_from,
         )
     )
-    return result

@@ -66,7 +66,7 @@ def event_record(ev: AuditEvent, personnummer: str | None) -> dict[str, Any]:
 
 
 def list_events(uow: UnitOfWork, flt: AuditFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Events matching the filter; reading one patient's log is itself an audited access."""
+    """Events matching the filter; reading the log is itself an audited access (filter and rows shown)."""
     with uow.transaction() as session:
         return _list_events(session, uow.actor, flt, limit)
 
@@ -78,8 +78,21 @@ def _list_events(session: Session, actor: str, flt: AuditFilter, limit: int | No
     if limit:
         query = query.limit(limit)
     records: Sequence[dict[str, Any]] = [event_record(ev, pnr) for ev, pnr in session.execute(query).tuples()]
-    if patient_id is not None:
-        record(
-            session, Event(actor=actor, action="audit.list", patient_id=patient_id, details={"events": len(records)})
-        )
+    details = {"events": len(records), "filter": used_filter(flt, limit=limit)}
+    record(session, Event(actor=actor, action="audit.list", patient_id=patient_id, details=details))
     return list(records)
+
+
+def used_filter(flt: Any, **extra: Any) -> dict[str, Any]:
+    """The filter a reading of many rows used, for its audit event: every field given, times as ISO text.
+
+    A personnummer never goes into details: the patient filter is the event's ``patient_id`` instead.
+    """
+    from dataclasses import asdict
+
+    given = {**asdict(flt), **extra}
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in given.items()
+        if value is not None and key != "patient"
+    }

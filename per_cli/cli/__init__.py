@@ -7,6 +7,7 @@ completed, and those modules import only click at module level: help and TAB com
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -108,15 +109,6 @@ class LazyGroup(click.Group):
             raise _Failure.of(exc) from None
 
 
-def _default_actor() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _configure_logging(verbosity: int) -> None:
     """``-v`` shows technical logs on stderr, ``-q`` only errors; they never carry secrets or personnummer (README,
     "Conventions")."""
@@ -182,6 +174,7 @@ def cli(
         database=database,
         config_file=config_file,
         actor=actor,
+        actor_from_env=ctx.get_parameter_source("actor") == click.core.ParameterSource.ENVIRONMENT,
         verbose=verbose,
         quiet=quiet,
         config_optional=ctx.invoked_subcommand in CONFIG_OPTIONAL,
@@ -198,6 +191,7 @@ def _open_app(
     verbose: int,
     quiet: bool,
     config_optional: bool = False,
+    actor_from_env: bool = False,
 ) -> App:
     """The application the root options decide (and again when some are given after the subcommand)."""
     from pathlib import Path
@@ -213,7 +207,25 @@ def _open_app(
         if not (config_optional and config_file and not Path(config_file).expanduser().exists()):
             raise _Failure.of(exc) from None
         config = Config()
-    return App(config=config, actor=actor or _default_actor(), database_url=database or None, verbosity=verbosity)
+    return App(
+        config=config,
+        actor=_actor(actor, "PER_ACTOR" if actor_from_env else "--actor"),
+        actor_claimed=actor is not None,
+        database_url=database or None,
+        verbosity=verbosity,
+    )
+
+
+def _actor(claimed: str | None, field: str) -> str:
+    """The claimed actor, checked (the error names ``field``: --actor or PER_ACTOR), else the OS login name."""
+    from per_cli.audit.actor import checked, os_login
+
+    if claimed is None:
+        return os_login()
+    try:
+        return checked(claimed, field)
+    except PerError as exc:
+        raise _Failure.of(exc) from None
 
 
 def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
@@ -227,6 +239,7 @@ def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
         database=values.get("database"),
         config_file=values.get("config_file"),
         actor=values.get("actor"),
+        actor_from_env=values.get("actor") is not None and values.get("actor") == os.environ.get("PER_ACTOR"),
         verbose=int(values.get("verbose") or 0),
         quiet=bool(values.get("quiet")),
         config_optional=ctx.find_root().invoked_subcommand in CONFIG_OPTIONAL,

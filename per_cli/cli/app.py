@@ -34,6 +34,8 @@ log = logging.getLogger("per")
 class App:
     config: Config
     actor: str
+    #: ``actor`` was named by ``--actor``/``PER_ACTOR`` (on PostgreSQL a differing claim is logged as such)
+    actor_claimed: bool = False
     database_url: str | None = None
     verbosity: int = 0
     _schema_checked: bool = field(default=False, repr=False)
@@ -81,6 +83,10 @@ class App:
             with translate_db_errors():
                 self.ensure_schema()
                 with session_scope(self.engine, read_only=read_only) as session:
+                    if not self.actor_claimed:
+                        from per_cli.audit.events import UNCLAIMED_ACTOR
+
+                        session.info[UNCLAIMED_ACTOR] = self.actor
                     yield session
         except HiddenPatient as refusal:  # told "not found"; the access log says "denied" (README, staff)
             with translate_db_errors():

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from per_cli.audit.events import Event, record_many
+from per_cli.audit.query import used_filter
 from per_cli.db.models import CareUnit, Patient, Registration, RegistrationPart
 from per_cli.errors import PerError
 from per_cli.patients.register import display_pnr
@@ -111,6 +112,9 @@ def _export(
             for pid, (unit_code, count) in per_patient.items()
         ),
     )
+    # and the export as a whole: the filter used and the rows handed out (README, "The access log")
+    summary = {"filter": used_filter(flt), "rows": len(records), "patients": len(per_patient)}
+    record_many(session, [Event(actor=actor, action="registration.export", unit_code=flt.unit, details=summary)])
     return columns, records
 
 

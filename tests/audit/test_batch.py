@@ -17,12 +17,14 @@ from per_cli.db.models import AuditEvent
 from tests.helpers.audit import count, frozen_clock, shows, write
 
 
-def test_a_batch_chains_on_from_single_events_at_one_instant(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_chains_on_from_single_events_at_one_instant(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, actor: str
+) -> None:
     write(engine, shows(2))
     moment = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
     entries = [(10, "NEURO-SU", {"source": "file", "line": 2}), (11, None, {"line": 3, "source": "file"})]
     with frozen_clock(monkeypatch, moment), Session(engine) as session, session.begin():
-        assert record_batch(session, "bench", "patient.enrol", entries) == 2
+        assert record_batch(session, actor, "patient.enrol", entries) == 2
     write(engine, shows(1))
     with Session(engine) as session:
         events = list(session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
@@ -35,8 +37,8 @@ def test_a_batch_chains_on_from_single_events_at_one_instant(engine: Engine, mon
     ]
     batch = events[2:4]
     assert [(e.at, e.actor, e.patient_id, e.unit_code, e.details) for e in batch] == [
-        (moment, "bench", 10, "NEURO-SU", '{"line":2,"source":"file"}'),
-        (moment, "bench", 11, None, '{"line":3,"source":"file"}'),
+        (moment, actor, 10, "NEURO-SU", '{"line":2,"source":"file"}'),
+        (moment, actor, 11, None, '{"line":3,"source":"file"}'),
     ]
     for before, event in pairwise(events):
         assert event.prev_hash == before.hash

@@ -112,11 +112,11 @@ def test_the_period_limits_the_sample(per: RunPer, engine: Engine, monkeypatch: 
     assert [r["why_selected"] for r in records] == ["random", "random", "proxy login"]
 
 
-def test_drawing_a_sample_is_audited_without_a_patient(per: RunPer, log: dict[str, list[int]]) -> None:
+def test_drawing_a_sample_is_audited_without_a_patient(per: RunPer, log: dict[str, list[int]], actor: str) -> None:
     _review(per, "--sample", "5", "--seed", "77", "--since", "2000-01-01")
     events = json.loads(per("audit", "list", "--action", "audit.review", "--format", "json").stdout)
     assert len(events) == 1
-    assert events[0]["personnummer"] is None and events[0]["actor"] == "tester"
+    assert events[0]["personnummer"] is None and events[0]["actor"] == actor
     details = events[0]["details"]
     assert (details["seed"], details["sample"], details["selected"], details["always"], details["population"]) == (
         77,

@@ -19,7 +19,7 @@ from tests.helpers.world import CAREGIVER, CG_PASSWORD, DENIED, EMAIL, MOBILE, P
 # --- password + one-time code ---
 
 
-def test_one_step_login_with_the_code_from_the_outbox(world: World) -> None:
+def test_one_step_login_with_the_code_from_the_outbox(world: World, actor: str) -> None:
     result = world.login("1212121212")  # 10 digits, as the patient guide says to type it
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
@@ -44,7 +44,7 @@ def test_one_step_login_with_the_code_from_the_outbox(world: World) -> None:
     assert consumed is not None
     events = world.audit("login.otp")
     assert [(e["outcome"], e["details"]["step"]) for e in events] == [("code_sent", "password"), ("ok", "code")]
-    assert events[1]["unit"] == "NEURO-SU" and events[1]["actor"] == "tester"
+    assert events[1]["unit"] == "NEURO-SU" and events[1]["actor"] == actor
     dump = json.dumps(world.sql("SELECT details FROM audit_event"), default=str)
     for secret in (PASSWORD, code, record["token"]):
         assert secret not in dump

@@ -19,7 +19,7 @@ def _count(db_url: str, table: str) -> int:
     return int(n)
 
 
-def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, db_url: str) -> None:
+def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, db_url: str, actor: str) -> None:
     result = per(
         *enrol_args(
             "19121212-1212",
@@ -56,7 +56,7 @@ def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, d
     assert result.stderr == "Enrolled Tolvan Tolvansson (19121212-1212) at NEURO-SU.\n"
     events = json.loads(per("audit", "list", "--format", "json").stdout)
     assert [(e["action"], e["personnummer"], e["unit"], e["actor"], e["outcome"]) for e in events] == [
-        ("patient.enrol", "19121212-1212", "NEURO-SU", "tester", "ok")
+        ("patient.enrol", "19121212-1212", "NEURO-SU", actor, "ok")
     ]
 
 

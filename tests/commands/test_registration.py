@@ -93,7 +93,9 @@ def login(db: sa.Engine, pnr: str = TOLVAN, *, caregiver: str | None = None, ago
 # ------------------------------------------------------------------------------------------------------- new
 
 
-def test_new_starts_a_registration_with_one_pending_part_per_scale(per: RunPer, tolvan: str, clock: Clock) -> None:
+def test_new_starts_a_registration_with_one_pending_part_per_scale(
+    per: RunPer, tolvan: str, clock: Clock, actor: str
+) -> None:
     result = per("registration", "new", "1212121212", "--scales", "msis-29, EQ-5D-5L", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -103,19 +105,21 @@ def test_new_starts_a_registration_with_one_pending_part_per_scale(per: RunPer, 
         "status": "started",
         "scales": ["MSIS-29", "EQ-5D-5L"],
         "pending": ["MSIS-29", "EQ-5D-5L"],
-        "started_by": "tester",
+        "started_by": actor,
         "started_at": "2026-03-02T08:30:00+00:00",
         "completed_at": None,
     }
     assert result.stderr == "Started registration 1 for 19121212-1212: MSIS-29, EQ-5D-5L.\n"
     logged = [(e["actor"], e["action"], e["personnummer"], e["unit"], e["outcome"], e["details"]) for e in events(per)]
     assert logged == [
-        ("tester", "registration.new", "19121212-1212", "NEURO-SU", "ok",
+        (actor, "registration.new", "19121212-1212", "NEURO-SU", "ok",
          {"registration_id": 1, "scales": ["MSIS-29", "EQ-5D-5L"]}),
     ]  # fmt: skip
 
 
-def test_new_prints_a_table_by_default_and_one_plain_line_for_scripts(per: RunPer, tolvan: str, clock: Clock) -> None:
+def test_new_prints_a_table_by_default_and_one_plain_line_for_scripts(
+    per: RunPer, tolvan: str, clock: Clock, actor: str
+) -> None:
     result = per("registration", "new", TOLVAN, "--scales", "HADS")
     assert result.stdout.splitlines() == [
         "registration_id  1",
@@ -124,12 +128,12 @@ def test_new_prints_a_table_by_default_and_one_plain_line_for_scripts(per: RunPe
         "status           started",
         "scales           HADS",
         "pending          HADS",
-        "started_by       tester",
+        f"started_by       {actor}",
         f"started_at       {local(T0)}",
         "completed_at",
     ]
     plain = per("registration", "new", TOLVAN, "--scales", "HADS,MG-ADL", "--format", "plain")
-    assert plain.stdout == f"2\t19121212-1212\tNEURO-SU\tstarted\tHADS, MG-ADL\tHADS, MG-ADL\ttester\t{local(T0)}\t\n"
+    assert plain.stdout == f"2\t19121212-1212\tNEURO-SU\tstarted\tHADS, MG-ADL\tHADS, MG-ADL\t{actor}\t{local(T0)}\t\n"
 
 
 NEW_REFUSED = [
@@ -168,7 +172,7 @@ def test_new_needs_scales(per: RunPer, tolvan: str) -> None:
 
 
 def test_a_patient_session_records_that_the_patient_started_and_answered(
-    per: RunPer, tolvan: str, db: sa.Engine
+    per: RunPer, tolvan: str, db: sa.Engine, actor: str
 ) -> None:
     token = login(db)
     result = per("registration", "new", TOLVAN, "--scales", "EQ-5D-5L", "--session", token, "--format", "json")
@@ -176,30 +180,37 @@ def test_a_patient_session_records_that_the_patient_started_and_answered(
     assert json.loads(result.stdout)["started_by"] == "patient"
     done = per("registration", "answer", "1", "--scale", "EQ-5D-5L", "--answers", EQ, "--session", token)
     assert done.exit_code == 0, done.stderr
+    # on PostgreSQL the actor is the login role (README, "The access log"), the patient its claim
+    by, claim = ("patient", {}) if db.dialect.name == "sqlite" else (actor, {"claimed_actor": "patient"})
     assert [(e["actor"], e["action"], e["details"]) for e in events(per)] == [
-        ("patient", "registration.new",
-         {"registration_id": 1, "scales": ["EQ-5D-5L"], "session_id": 1, "method": "otp", "operator": "tester"}),
-        ("patient", "registration.answer",
+        (by, "registration.new",
+         {"registration_id": 1, "scales": ["EQ-5D-5L"], "session_id": 1, "method": "otp", "operator": actor, **claim}),
+        (by, "registration.answer",
          {"registration_id": 1, "scale": "EQ-5D-5L", "replaced": False, "registration_status": "complete",
-          "session_id": 1, "method": "otp", "operator": "tester"}),
+          "session_id": 1, "method": "otp", "operator": actor, **claim}),
     ]  # fmt: skip
     with db.connect() as conn:
         assert conn.execute(sa.text("SELECT started_by, session_id FROM registration")).one() == ("patient", 1)
 
 
-def test_a_proxy_session_records_the_care_giver(per: RunPer, tolvan: str, db: sa.Engine) -> None:
+def test_a_proxy_session_records_the_care_giver(per: RunPer, tolvan: str, db: sa.Engine, actor: str) -> None:
     token = login(db, caregiver="anna.berg")
     result = per("registration", "new", TOLVAN, "--scales", "HADS", "--session", token, "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["started_by"] == "caregiver:anna.berg"
-    assert events(per)[0]["actor"] == "caregiver:anna.berg"
+    logged = events(per)[0]
+    if db.dialect.name == "sqlite":
+        assert logged["actor"] == "caregiver:anna.berg"
+    else:  # the login role acts; the care giver behind the session is its claim
+        details = json.loads(json.dumps(logged["details"]))
+        assert (logged["actor"], details["claimed_actor"]) == (actor, "caregiver:anna.berg")
 
 
 DENIED = "Error: --session: session denied: the session token is unknown, expired or ended; log in again\n"
 
 
 def test_an_unusable_session_is_denied_with_exit_4_and_the_refusal_is_audited(
-    per: RunPer, tolvan: str, db: sa.Engine
+    per: RunPer, tolvan: str, db: sa.Engine, actor: str
 ) -> None:
     assert per(*enrol_args(SAMORDNING)).exit_code == 0
     other = "Error: --session: session denied: the session is another patient's; log in as this patient\n"
@@ -217,7 +228,7 @@ def test_an_unusable_session_is_denied_with_exit_4_and_the_refusal_is_audited(
         assert (result.exit_code, result.stderr, result.stdout) == (4, message, ""), reason
     assert count(db, "registration") == 0
     assert [(e["actor"], e["action"], e["personnummer"], e["outcome"], e["details"]) for e in events(per)] == [
-        ("tester", "registration.new", "19121212-1212", "denied", {"reason": reason, "session_id": session_id})
+        (actor, "registration.new", "19121212-1212", "denied", {"reason": reason, "session_id": session_id})
         for _, _, reason, session_id in cases
     ]
 
@@ -465,7 +476,9 @@ def _answered(per: RunPer, clock: Clock) -> str:
     return reg
 
 
-def test_show_prints_the_registration_then_one_line_per_part(per: RunPer, tolvan: str, clock: Clock) -> None:
+def test_show_prints_the_registration_then_one_line_per_part(
+    per: RunPer, tolvan: str, clock: Clock, actor: str
+) -> None:
     reg = _answered(per, clock)
     result = per("registration", "show", reg)
     assert result.exit_code == 0, result.stderr
@@ -475,7 +488,7 @@ def test_show_prints_the_registration_then_one_line_per_part(per: RunPer, tolvan
         "personnummer     19121212-1212",
         "unit             NEURO-SU",
         "status           started",
-        "started_by       tester",
+        f"started_by       {actor}",
         f"started_at       {local(T0)}",
         "completed_at",
         "",
@@ -487,7 +500,7 @@ def test_show_prints_the_registration_then_one_line_per_part(per: RunPer, tolvan
     assert [e["action"] for e in events(per, "registration.show")] == ["registration.show"]
 
 
-def test_show_as_json_and_csv(per: RunPer, tolvan: str, clock: Clock) -> None:
+def test_show_as_json_and_csv(per: RunPer, tolvan: str, clock: Clock, actor: str) -> None:
     reg = _answered(per, clock)
     shown = json.loads(per("registration", "show", reg, "--format", "json").stdout)
     assert shown == {
@@ -495,7 +508,7 @@ def test_show_as_json_and_csv(per: RunPer, tolvan: str, clock: Clock) -> None:
         "personnummer": "19121212-1212",
         "unit": "NEURO-SU",
         "status": "started",
-        "started_by": "tester",
+        "started_by": actor,
         "started_at": "2026-03-02T08:30:00+00:00",
         "completed_at": None,
         "parts": [
@@ -516,7 +529,7 @@ def test_show_as_json_and_csv(per: RunPer, tolvan: str, clock: Clock) -> None:
     assert [json.loads(line)["scores"] for line in lines] == [None, EQ_SCORES]
 
 
-def test_list_shows_a_patients_registrations_oldest_first(per: RunPer, tolvan: str, clock: Clock) -> None:
+def test_list_shows_a_patients_registrations_oldest_first(per: RunPer, tolvan: str, clock: Clock, actor: str) -> None:
     _answered(per, clock)
     clock.now = T0 + timedelta(days=1)
     new(per, "HADS")
@@ -525,8 +538,8 @@ def test_list_shows_a_patients_registrations_oldest_first(per: RunPer, tolvan: s
     assert result.stdout.splitlines() == [
         "  registration_id  status    scales             pending    started_by    started_at           completed_at",
         "-----------------  --------  -----------------  ---------  ------------  -------------------  --------------",
-        f"                1  started   MSIS-29, EQ-5D-5L  MSIS-29    tester        {local(T0)}",
-        f"                2  started   HADS               HADS       tester        {local(T0 + timedelta(days=1))}",
+        f"                1  started   MSIS-29, EQ-5D-5L  MSIS-29    {actor:<14}{local(T0)}",
+        f"                2  started   HADS               HADS       {actor:<14}{local(T0 + timedelta(days=1))}",
     ]
     records = json.loads(per("registration", "list", TOLVAN, "--format", "json").stdout)
     assert [(r["registration_id"], r["scales"], r["pending"]) for r in records] == [
@@ -574,7 +587,18 @@ def test_export_csv_one_row_per_answered_scale_with_score_columns(per: RunPer, r
     assert [(e["personnummer"], e["unit"], e["details"]) for e in exported] == [
         ("19121212-1212", "NEURO-SU", {"rows": 2}),
         ("19701063-2391", "MS-KS", {"rows": 1}),
+        (None, None, {"filter": {}, "rows": 3, "patients": 2}),  # the export as a whole
     ]
+
+
+def test_an_export_records_the_filter_used_and_the_rows_handed_out(per: RunPer, registry: None) -> None:
+    result = per("registration", "export", "--unit", "MS-KS", "--since", "2026-04-01", "--format", "json")
+    assert len(json.loads(result.stdout)) == 1
+    summary = events(per, "registration.export")[-1]
+    assert (summary["personnummer"], summary["unit"]) == (None, "MS-KS")
+    details = json.loads(json.dumps(summary["details"]))
+    assert details["rows"] == 1 and details["patients"] == 1
+    assert details["filter"]["unit"] == "MS-KS" and details["filter"]["since"].startswith("2026-04-01T00:00:00")
 
 
 def test_export_json_rows_carry_only_their_own_scores(per: RunPer, registry: None) -> None:

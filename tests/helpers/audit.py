@@ -1,4 +1,9 @@
-"""Helpers for the access-log tests: write chained events in-process, tamper with rows by plain SQL."""
+"""Helpers for the access-log tests: write chained events in-process, tamper with rows by plain SQL.
+
+Tampering is what the holder of the database can do despite the append-only guards (migration i13b): a
+PostgreSQL superuser switches triggers off for the transaction (``session_replication_role = replica``), the
+owner of a SQLite file drops the guard triggers and puts them back.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, Table, delete, func, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from per_cli.audit.events import Event, record_many
@@ -59,20 +64,38 @@ def row(engine: Engine, event_id: int) -> dict[str, Any]:
     return dict(found._mapping)
 
 
-def set_columns(engine: Engine, event_id: int, **values: Any) -> None:
+@contextmanager
+def as_holder(engine: Engine) -> Iterator[Connection]:
+    """A transaction with the log's append-only guards out of the way, as only the database's holder can."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            yield conn
+            return
+        guards = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit_%_no_%'"
+        ).all()
+        for name, _ in guards:
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        yield conn
+        for _, sql in guards:
+            conn.exec_driver_sql(sql)
+
+
+def set_columns(engine: Engine, event_id: int, **values: Any) -> None:
+    with as_holder(engine) as conn:
         conn.execute(update(TABLE).where(TABLE.c.id == event_id).values(**values))
 
 
 def remove(engine: Engine, event_id: int) -> None:
-    with engine.begin() as conn:
+    with as_holder(engine) as conn:
         conn.execute(delete(TABLE).where(TABLE.c.id == event_id))
 
 
 def swap(engine: Engine, a: int, b: int) -> None:
     """Exchange everything but the ids of two events (a reorder)."""
     first, second = row(engine, a), row(engine, b)
-    with engine.begin() as conn:
+    with as_holder(engine) as conn:
         conn.execute(update(TABLE).where(TABLE.c.id == a).values(**second))
         conn.execute(update(TABLE).where(TABLE.c.id == b).values(**first))
 
@@ -81,7 +104,7 @@ def recompute(engine: Engine) -> None:
     """What the holder of the database can do: re-chain every event with ``event_hash`` so the chain is intact."""
     from per_cli.audit.events import GENESIS, event_hash
 
-    with engine.begin() as conn:
+    with as_holder(engine) as conn:
         rows = conn.execute(select(TABLE.c.id, *(TABLE.c[c] for c in CONTENT)).order_by(TABLE.c.id)).all()
         prev = rows[0].prev_hash if rows else GENESIS
         for r in rows:

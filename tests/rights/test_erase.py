@@ -54,7 +54,7 @@ def test_every_table_with_patient_data_is_erased_or_kept_on_purpose() -> None:
 
 
 def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_the_log(
-    full: Full, per_proc: RunPer
+    full: Full, per_proc: RunPer, actor: str
 ) -> None:
     world = full.world
     before, bystander = rows_of(world, full.tolvan_id), rows_of(world, full.bystander_id)
@@ -87,10 +87,10 @@ def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_
     after = rows_of(world, full.tolvan_id)
     assert after == {**dict.fromkeys(DELETED, 0), "audit_event": before["audit_event"] + 1}
     assert rows_of(world, full.bystander_id) == bystander
-    assert _tombstones(world) == [(full.tolvan_id, TOLVAN, "request", "Ärende 2026-117", "tester")]
+    assert _tombstones(world) == [(full.tolvan_id, TOLVAN, "request", "Ärende 2026-117", actor)]
     (event,) = world.audit("patient.erase")
     assert event == {
-        "actor": "tester",
+        "actor": actor,
         "patient_id": full.tolvan_id,
         "unit": "NEURO-SU",
         "outcome": "ok",

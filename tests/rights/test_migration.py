@@ -25,7 +25,7 @@ def test_i18a_adds_and_removes_the_tombstones(db_url: str) -> None:
     assert "patient_erasure" in _tables(engine)
     with engine.connect() as conn:
         indexes = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("patient_erasure")}
-        assert schema.current_revision(conn) == schema.HEAD == "i18a"
+        assert schema.current_revision(conn) == schema.HEAD
     assert indexes == {
         "ix_patient_erasure_personnummer": ["personnummer"],
         "ix_patient_erasure_erased_at": ["erased_at"],

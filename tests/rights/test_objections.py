@@ -127,26 +127,26 @@ def test_bulk_enrolment_rejects_erased_rows_unless_overridden(erased: World, per
     ]
 
 
-def test_objections_list_in_every_format_by_period_and_audited(erased: World, per_proc: RunPer) -> None:
+def test_objections_list_in_every_format_by_period_and_audited(erased: World, per_proc: RunPer, actor: str) -> None:
     table = per_proc("patient", "objections")
     assert table.exit_code == 0, table.stderr
     assert table.stdout.splitlines() == [
         "personnummer    erased_on    reason     note              erased_by    enrolled_again",
         "--------------  -----------  ---------  ----------------  -----------  ----------------",
-        f"19121212-1212   {TODAY}   objection  ärende objection  tester       no",
-        f"19701063-2391   {TODAY}   request    ärende request    tester       no",
+        f"19121212-1212   {TODAY}   objection  ärende objection  {actor:<13}no",
+        f"19701063-2391   {TODAY}   request    ärende request    {actor:<13}no",
     ]
     assert per_proc("patient", "objections", "--format", "csv").stdout == (
         "personnummer,erased_on,reason,note,erased_by,enrolled_again\n"
-        f"19121212-1212,{TODAY},objection,ärende objection,tester,no\n"
-        f"19701063-2391,{TODAY},request,ärende request,tester,no\n"
+        f"19121212-1212,{TODAY},objection,ärende objection,{actor},no\n"
+        f"19701063-2391,{TODAY},request,ärende request,{actor},no\n"
     )
     assert json.loads(per_proc("patient", "objections", "--format", "jsonl").stdout.splitlines()[1]) == {
         "personnummer": "19701063-2391",
         "erased_on": TODAY,
         "reason": "request",
         "note": "ärende request",
-        "erased_by": "tester",
+        "erased_by": actor,
         "enrolled_again": False,
     }
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
