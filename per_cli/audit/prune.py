@@ -88,6 +88,7 @@ def _prune(session: Session, actor: str, before: date, dry_run: bool) -> PruneRe
     from per_cli.audit.verify import verify_session
 
     cutoff = datetime.combine(before, time()).astimezone()
+    _may_prune(session)
     tail = chain_tail(session)  # takes the chain's writer lock (PostgreSQL): nothing is appended meanwhile
     first_kept = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.at >= cutoff)).scalar()
     doomed = select(func.count(), func.min(AuditEvent.id), func.max(AuditEvent.id))
@@ -128,6 +129,19 @@ def _prune(session: Session, actor: str, before: date, dry_run: bool) -> PruneRe
     else:
         _remove_sqlite(session, actor, cutoff, result, chain_from)
     return result
+
+
+def _may_prune(session: Session) -> None:
+    """On PostgreSQL only a login granted ``per_audit_prune`` (the admin role) may prune, or even count for it."""
+    from sqlalchemy import text
+
+    if session.connection().dialect.name != "postgresql":
+        return
+    allowed = session.execute(
+        text("SELECT has_function_privilege('per_audit_prune(timestamptz)', 'EXECUTE')")
+    ).scalar_one()
+    if not allowed:
+        raise AuthDenied("only an administrator may prune the access log", field="audit")
 
 
 def _remove_postgresql(session: Session, cutoff: datetime, expected: PruneResult) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from per_cli.db import schema
 from per_cli.db.engine import make_engine
+from tests.helpers.staff import staff  # noqa: F401 (staff logins for tests/audit/test_guards.py)
 
 
 @pytest.fixture

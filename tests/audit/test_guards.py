@@ -20,6 +20,7 @@ from per_cli.audit.events import Event
 from tests.conftest import _pg_base
 from tests.helpers.audit import count, ids, row, write
 from tests.helpers.per import TOLVAN, RunPer, enrol_args
+from tests.helpers.staff import Staff
 
 APPEND_ONLY = "the access log is append-only"
 
@@ -77,16 +78,19 @@ def login(backend: str, db_url: str, engine: Engine) -> Iterator[Login]:
 
 
 def test_on_postgresql_the_actor_is_the_login_role_and_a_claim_is_only_a_detail(
-    per: RunPer, login: Login, unit: str
+    per: RunPer, login: Login, staff: Staff, unit: str
 ) -> None:
-    as_login = {"PER_DATABASE_URL": login.url}
-    enrolled = per("--actor", "mallory", *enrol_args(), extra_env=as_login)
+    boss = staff.name("boss")
+    assert per("staff", "add", boss, "--role", "admin").exit_code == 0
+    as_boss = {"PER_DATABASE_URL": staff.url(boss)}
+    enrolled = per("--actor", "mallory", *enrol_args(), extra_env=as_boss)
     assert enrolled.exit_code == 0, enrolled.stderr
-    shown = per("patient", "show", TOLVAN, extra_env={**as_login, "PER_ACTOR": login.name})
+    shown = per("patient", "show", TOLVAN, extra_env={**as_boss, "PER_ACTOR": boss})
     assert shown.exit_code == 0, shown.stderr
-    with login.connect() as conn:
-        rows = conn.execute("SELECT action, actor, details FROM audit_event ORDER BY id").fetchall()
-    assert [(a, who) for a, who, _ in rows] == [("patient.enrol", login.name), ("patient.show", login.name)]
+    rows = staff.owner(
+        f"SELECT action, actor, details FROM \"{login.schema}\".audit_event WHERE action LIKE 'patient.%%' ORDER BY id"
+    )
+    assert [(a, who) for a, who, _ in rows] == [("patient.enrol", boss), ("patient.show", boss)]
     assert '"claimed_actor":"mallory"' in rows[0][2] and "claimed_actor" not in rows[1][2]
     assert per("audit", "verify").stdout.startswith("ok: ")
 
@@ -101,14 +105,16 @@ def test_a_direct_insert_under_another_name_is_refused(login: Login, engine: Eng
     assert count(engine) == 1
 
 
-def test_without_a_claim_the_login_role_acts_with_no_note(
-    per: RunPer, login: Login, unit: str, env: dict[str, str]
-) -> None:
-    result = per(*enrol_args(), extra_env={"PER_DATABASE_URL": login.url, "PER_ACTOR": ""})
+def test_without_a_claim_the_login_role_acts_with_no_note(per: RunPer, login: Login, staff: Staff, unit: str) -> None:
+    boss = staff.name("boss")
+    assert per("staff", "add", boss, "--role", "admin").exit_code == 0
+    url = staff.url(boss)
+    result = per(*enrol_args(), extra_env={"PER_DATABASE_URL": url, "PER_ACTOR": ""})
     assert result.exit_code == 0, result.stderr
-    with login.connect() as conn:
-        actor, details = conn.execute("SELECT actor, details FROM audit_event").fetchone() or ("", "")
-    assert actor == login.name and "claimed_actor" not in details
+    ((actor, details),) = staff.owner(
+        f"SELECT actor, details FROM \"{login.schema}\".audit_event WHERE action = 'patient.enrol'"
+    )
+    assert actor == boss and "claimed_actor" not in details
 
 
 @pytest.mark.parametrize(
@@ -191,8 +197,8 @@ def test_no_setting_and_no_look_alike_function_unlocks_the_log(login: Login, eng
     assert count(engine) == 3
 
 
-def test_a_login_allowed_to_prune_does_so_only_through_per_and_the_floor(
-    per: RunPer, login: Login, engine: Engine, db_url: str
+def test_only_an_admin_login_prunes_and_only_through_the_function(
+    per: RunPer, login: Login, staff: Staff, engine: Engine, unit: str
 ) -> None:
     from datetime import UTC, datetime
 
@@ -202,31 +208,44 @@ def test_a_login_allowed_to_prune_does_so_only_through_per_and_the_floor(
     with pytest.MonkeyPatch.context() as patch, frozen_clock(patch, old, old):
         write(engine, [Event(actor="x", action="patient.show", patient_id=i) for i in range(2)])
     write(engine, [Event(actor="x", action="patient.show", patient_id=3)])
-    as_login = {"PER_DATABASE_URL": login.url}
-    denied = per("audit", "prune", "--before", "2016-01-01", extra_env=as_login)
-    assert (denied.exit_code, denied.stderr) == (4, "Error: audit: only an administrator may prune the access log\n")
-    assert count(engine) == 3
-    with _owner(db_url) as owner:
-        owner.execute(f'GRANT EXECUTE ON FUNCTION per_audit_prune(timestamptz) TO "{login.name}"')
-    done = per("audit", "prune", "--before", "2016-01-01", extra_env=as_login)
+    anna, boss = staff.name("anna"), staff.name("boss")
+    assert per("staff", "add", anna, "--role", "registry", "--unit", unit).exit_code == 0
+    assert per("staff", "add", boss, "--role", "admin").exit_code == 0
+    as_anna = {"PER_DATABASE_URL": staff.url(anna)}
+    for args in (("--before", "2016-01-01"), ("--before", "2016-01-01", "--dry-run")):
+        denied = per("audit", "prune", *args, extra_env=as_anna)
+        assert (denied.exit_code, denied.stderr) == (
+            4,
+            "Error: audit: only an administrator may prune the access log\n",
+        )
+    assert count(engine) == 5  # and the two staff.add events
+    done = per(
+        "audit",
+        "prune",
+        "--before",
+        "2016-01-01",
+        extra_env={"PER_DATABASE_URL": staff.url(boss)},
+    )
     assert done.exit_code == 0, done.stderr
-    assert count(engine) == 2  # the young event and the prune's own
-    with login.connect() as conn:
-        assert conn.execute("SELECT actor FROM audit_anchor").fetchall() == [(login.name,)]
-    assert per("audit", "verify").stdout == "ok: 2 events, chain intact\n"
+    assert count(engine) == 4  # the young event, the staff.add events and the prune's own
+    assert staff.owner(f'SELECT actor FROM "{login.schema}".audit_anchor') == [(boss,)]
+    assert per("audit", "verify").stdout == "ok: 4 events, chain intact\n"
 
 
 def test_a_login_that_may_append_but_not_read_the_log_still_chains_its_events(
-    per: RunPer, login: Login, engine: Engine, db_url: str, unit: str
+    per: RunPer, login: Login, staff: Staff, engine: Engine, unit: str
 ) -> None:
-    with _owner(db_url) as owner:
-        owner.execute(f'REVOKE SELECT, UPDATE, DELETE, TRUNCATE ON audit_event FROM "{login.name}"')
-    as_login = {"PER_DATABASE_URL": login.url}
-    assert per(*enrol_args(), extra_env=as_login).exit_code == 0
-    assert per("patient", "show", TOLVAN, extra_env=as_login).exit_code == 0
-    with login.connect() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("SELECT * FROM audit_event")
-    assert per("audit", "verify").stdout == "ok: 2 events, chain intact\n"
+    write(engine, [Event(actor="x", action="patient.show", patient_id=None) for _ in range(2)])
+    anna = staff.name("anna")
+    assert per("staff", "add", anna, "--role", "registry", "--unit", unit).exit_code == 0
+    as_anna = {"PER_DATABASE_URL": staff.url(anna)}
+    assert per(*enrol_args(), extra_env=as_anna).exit_code == 0
+    assert per("patient", "show", TOLVAN, extra_env=as_anna).exit_code == 0
+    with staff.connect(anna) as conn:
+        conn.execute(f'SET search_path TO "{login.schema}"')
+        visible = conn.execute("SELECT count(*) FROM audit_event").fetchone()
+    assert visible is not None and visible[0] < count(engine) == 5  # the registry role does not read the log
+    assert per("audit", "verify").stdout == "ok: 5 events, chain intact\n"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
