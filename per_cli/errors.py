@@ -11,6 +11,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_DENIED = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class PerError(Exception):
@@ -66,6 +67,12 @@ class Forbidden(PerError):
     registry"."""
 
     exit_code = EXIT_DENIED
+
+
+class Interrupted(PerError):
+    """Ctrl-C: the message says what was done and how to finish."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class PartialFailure(PerError):

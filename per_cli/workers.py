@@ -24,6 +24,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(parent: int) -> None:
+    """Workers end with this process, and leave a Ctrl-C at the terminal to it (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -113,7 +113,9 @@ def enrol(
             "ignore_unknown_columns": ignore_unknown_columns,
             "override_objection": override,
         }
-        _enrol_file(app, options, fmt)
+        from commands.patient.enrolment import enrol_file_command
+
+        enrol_file_command(app, options, fmt)
         return
     bulk_only = [
         n
@@ -154,50 +156,6 @@ def enrol(
         app.warn(warning)
     app.note(f"Enrolled {record['first_name']} {record['last_name']} ({record['personnummer']}) at {record['unit']}.")
     emit([record], fmt, single=True)
-
-
-_MAX_REJECT_LINES = 20
-
-
-def _enrol_file(app: App, args: dict[str, Any], fmt: str) -> None:
-    """Run a bulk enrolment (``args``: the fields of ``BulkOptions``) and render rows, progress and summary."""
-    from per_cli.cli.output import emit
-    from per_cli.errors import PartialFailure
-    from per_cli.patients.enrolment.bulk import BulkOptions, enrol_file
-    from per_cli.patients.enrolment.rows import Summary
-
-    shown = 0
-
-    def on_reject(line: int, reason: str) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= _MAX_REJECT_LINES:
-            app.say(f"line {line}: {reason}")
-
-    def on_warning(line: int, warning: str) -> None:
-        app.warn(f"line {line}: {warning}")
-
-    with app.progress("enrolling") as progress:
-
-        def on_progress(summary: Summary) -> None:
-            progress.update(f"{summary.read:,} rows read, {summary.created:,} created, {summary.rejected:,} rejected")
-
-        options = BulkOptions(**args)
-        summary = enrol_file(app, options, on_reject=on_reject, on_warning=on_warning, on_progress=on_progress)
-    if shown > _MAX_REJECT_LINES:
-        where = f"all are in {args['rejects']}" if args.get("rejects") else "use --rejects FILE to get them all"
-        app.say(f"… and {shown - _MAX_REJECT_LINES} more rejected rows ({where})")
-    record = summary.as_record()
-    if args.get("rejects") == "-":  # stdout holds the rejected rows: the summary goes to stderr
-        app.note(", ".join(f"{k} {record[k]}" for k in ("read", "created", "updated", "unchanged", "rejected")))
-    elif fmt == "table":
-        emit([{k: record[k] for k in ("read", "created", "updated", "unchanged", "rejected")}], fmt)
-        if summary.dry_run:
-            app.note("(dry run: nothing was changed)")
-    else:
-        emit([record], fmt, single=True)
-    if summary.rejected:
-        raise PartialFailure(f"{summary.rejected} of {summary.read} rows were rejected")
 
 
 @cli.command("show")

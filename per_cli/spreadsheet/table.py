@@ -5,6 +5,7 @@ Kept apart from ``sources`` (which picks a reader) so the readers depend on this
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Literal
@@ -34,6 +35,11 @@ class Table(ABC):
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield ``(line, values)`` for each non-blank data row, streaming."""
 
+    def last_line(self) -> int | None:
+        """The number of the file's last line (text) or row (XLSX), for progress; None when it cannot be told
+        cheaply. Call it before ``rows()``."""
+        return None
+
     @abstractmethod
     def describe(self) -> str:
         """One line for the ``-v`` log: format, encoding, delimiter or sheet, column count."""
@@ -41,6 +47,15 @@ class Table(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release what the reader holds open; ``open_table`` calls it."""
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]*\d*:?[A-Z]+(\d+)"')
+
+
+def dimension_last_row(head: bytes) -> int | None:
+    """The last row named by a worksheet's ``<dimension>`` in the first bytes of its XML, if any."""
+    found = _DIMENSION.search(head)
+    return int(found.group(1)) if found else None
 
 
 def blank(values: list[str]) -> bool:

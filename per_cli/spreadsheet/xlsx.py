@@ -38,7 +38,7 @@ from openpyxl.utils.datetime import (  # type: ignore[import-untyped]
 )
 
 from per_cli.errors import InvalidInput
-from per_cli.spreadsheet.table import Table, blank, header, shape
+from per_cli.spreadsheet.table import Table, blank, dimension_last_row, header, shape
 
 WHOLE_FLOAT_LIMIT = 1e15
 """Floats below this are exact integers in a double; above it digits were already lost."""
@@ -119,6 +119,14 @@ class XlsxTable(Table):
         for line, values in self._lines():
             if line > header_line and not blank(values):
                 yield line, shape(values, width)
+
+    def last_line(self) -> int | None:
+        """The last row of the sheet's ``<dimension ref="A1:K100001">`` (Excel and openpyxl write it first)."""
+        try:
+            with self._zip.open(self._path) as src:
+                return dimension_last_row(src.read(4096))
+        except (zipfile.BadZipFile, KeyError, OSError):
+            return None
 
     def describe(self) -> str:
         return f"{self.source}: XLSX, sheet {self.sheet!r}, {len(self.columns)} column(s)"

@@ -48,6 +48,8 @@ class BulkOptions:
 
 
 Reject = Callable[[int, str], None]
+#: after each chunk: the counts so far, the share of the input read (None: unknown) and the data rows in it
+Progress = Callable[[Summary, float | None, int | None], None]
 
 
 @dataclass
@@ -112,9 +114,11 @@ def enrol_file(
     *,
     on_reject: Reject,
     on_warning: Callable[[int, str], None],
-    on_progress: Callable[[Summary], None] | None = None,
+    on_progress: Progress | None = None,
+    on_difference: Callable[[int, str, list[str]], None] | None = None,
 ) -> Summary:
-    """Enrol every row of ``opts.file``; each rejected row goes to ``on_reject`` (and the rejects file)."""
+    """Enrol every row of ``opts.file``; each rejected row goes to ``on_reject`` (and the rejects file), in the
+    order of the file; an existing patient whose row differs goes to ``on_difference`` (``writer.write_chunk``)."""
     if opts.on_existing not in ("skip", "update", "fail"):
         raise InvalidInput("must be skip, update or fail", field="on_existing")
     override = override_reason(opts.override_objection)
@@ -135,6 +139,8 @@ def enrol_file(
         if "unit" not in mapping.values() and not opts.unit:
             raise InvalidInput("has no unit column (enhet/unit); give --unit CODE for its rows", field="file")
         default_unit = validate_unit_code(opts.unit, field="default_unit") if opts.unit else None
+        last_line = table.last_line() if on_progress else None
+        total = last_line - table.header_line if last_line and last_line > table.header_line else None
         fn = partial(
             validate_rows, mapping=mapping, width=len(table.columns), default_unit=default_unit, today=date.today()
         )
@@ -148,32 +154,39 @@ def enrol_file(
             try:
                 seen = _Seen()
                 for chunk, results in validated:
-                    values = dict(chunk)
-
-                    def reject(line: int, reason: str, values: dict[int, list[str]] = values) -> None:
-                        summary.rejected += 1
-                        on_reject(line, reason)
-                        if rejects is not None:
-                            rejects.write(line, values[line], reason)
-
-                    valid = _screen(results, units, seen, summary, reject, on_warning, scope)
-                    if valid:
-                        write_chunk(
-                            uow,
-                            valid,
-                            units,
-                            summary,
-                            reject,
-                            on_existing=opts.on_existing,
-                            dry_run=opts.dry_run,
-                            override_objection=override,
-                        )
+                    pending: list[tuple[int, str]] = []  # screening rejects first, the register's after: sorted
+                    try:
+                        valid = _screen(results, units, seen, summary, _collect(pending), on_warning, scope)
+                        if valid:
+                            write_chunk(
+                                uow,
+                                valid,
+                                units,
+                                summary,
+                                _collect(pending),
+                                on_existing=opts.on_existing,
+                                dry_run=opts.dry_run,
+                                override_objection=override,
+                                on_difference=on_difference,
+                            )
+                    finally:
+                        values = dict(chunk)
+                        for line, reason in sorted(pending):
+                            summary.rejected += 1
+                            on_reject(line, reason)
+                            if rejects is not None:
+                                rejects.write(line, values[line], reason)
                     if on_progress:
-                        on_progress(summary)
+                        done = chunk[-1][0] - table.header_line
+                        on_progress(summary, min(done / total, 1.0) if total else None, total)
             finally:
                 if rejects is not None:
                     rejects.close()
     return summary
+
+
+def _collect(pending: list[tuple[int, str]]) -> Reject:
+    return lambda line, reason: pending.append((line, reason))
 
 
 def _screen(

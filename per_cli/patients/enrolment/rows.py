@@ -88,6 +88,7 @@ class Summary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    differs: int = 0  # existing patients whose row differs from the register, kept (--on-existing skip)
     rejected: int = 0
     dry_run: bool = False
     warnings: int = 0

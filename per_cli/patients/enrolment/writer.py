@@ -88,8 +88,13 @@ def write_chunk(
     on_existing: str,
     dry_run: bool,
     override_objection: str | None = None,
+    on_difference: Callable[[int, str, list[str]], None] | None = None,
 ) -> None:
     """Enrol the chunk's new patients and apply ``on_existing`` to the others, counting each row in ``summary``.
+
+    ``on_difference(line, outcome, fields)`` hears of each existing patient whose row differs from the register:
+    ``differs`` (kept as it is: skip) or ``updated`` (``--on-existing update``; in a dry run, would be), with
+    the fields concerned (names only: what they hold is patient data).
 
     A row naming an erased or objecting person is rejected, unless ``override_objection`` gives staff's reason:
     then it is enrolled and its ``patient.enrol`` event records the reason and the erasure overridden.
@@ -117,10 +122,16 @@ def write_chunk(
                 inserts.append(row)
             elif on_existing == "fail":
                 reject(row.line, "personnummer: this patient is already enrolled (--on-existing fail)")
-            elif on_existing == "update" and (changes := _changes(matches[0], _proposed(row, units))):
-                updates.append((row.line, matches[0], changes))
-            else:
+            elif not (changes := _changes(matches[0], _proposed(row, units))):
                 summary.unchanged += 1
+            elif on_existing == "update":
+                updates.append((row.line, matches[0], changes))
+                if on_difference is not None:
+                    on_difference(row.line, "updated", _field_names(changes))
+            else:
+                summary.differs += 1
+                if on_difference is not None:
+                    on_difference(row.line, "differs", _field_names(changes))
         if dry_run:
             summary.created += len(inserts)
             summary.updated += len(updates)
@@ -183,6 +194,11 @@ def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
 def _changes(current: Mapping[str, Any], proposed: dict[str, Any]) -> dict[str, Any]:
     """Fields the file gives (non-empty) that differ from the register; empty cells keep what is stored."""
     return {k: proposed[k] for k in _UPDATABLE if proposed[k] is not None and not _same(current[k], proposed[k])}
+
+
+def _field_names(changes: Mapping[str, Any]) -> list[str]:
+    shown = [name for name in changes if name != "mobile_type" or "mobile" not in changes]
+    return [{"unit_id": "unit"}.get(name, name) for name in shown]
 
 
 def _same(kept: Any, given: Any) -> bool:

@@ -50,10 +50,14 @@ def test_a_swedish_excel_export_enrols_with_no_options(per: RunPer, unit: str, t
         "created": 3,
         "updated": 0,
         "unchanged": 0,
+        "differs": 0,
         "rejected": 0,
         "dry_run": False,
         "warnings": 0,
         "rejects_file": None,
+        "rejects": [],
+        "row_warnings": [],
+        "differences": [],
     }
     assert _rows(
         db_url, "SELECT personnummer, first_name, last_name, mobile, comment FROM patient ORDER BY personnummer"
@@ -80,9 +84,9 @@ def test_summary_table_is_exact(per: RunPer, unit: str, tmp_path: Path) -> None:
     path.write_bytes(SWEDISH_EXPORT.encode("cp1252"))
     result = per("patient", "enrol", "--file", str(path), "--unit", unit)
     assert result.stdout == (
-        "  read    created    updated    unchanged    rejected\n"
-        "------  ---------  ---------  -----------  ----------\n"
-        "     3          3          0            0           0\n"
+        "  read    created    updated    unchanged    differs    rejected\n"
+        "------  ---------  ---------  -----------  ---------  ----------\n"
+        "     3          3          0            0          0           0\n"
     )
 
 
@@ -183,7 +187,7 @@ def test_rerun_changes_nothing_and_on_existing_policies(per: RunPer, unit: str, 
     lines[1] = ";".join(first)
     path.write_text("\n".join(lines) + "\n")
     skip = per("patient", "enrol", "--file", str(path), "--unit", unit, "--format", "json")
-    assert json.loads(skip.stdout)["unchanged"] == 30
+    assert (json.loads(skip.stdout)["unchanged"], json.loads(skip.stdout)["differs"]) == (29, 1)
     update = per("patient", "enrol", "--file", str(path), "--unit", unit, "--on-existing", "update", "--format", "json")
     assert (json.loads(update.stdout)["updated"], json.loads(update.stdout)["unchanged"]) == (1, 29)
     pnr = first[0].replace("-", "")
