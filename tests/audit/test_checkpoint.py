@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from per_cli.audit.events import Event
 from tests.helpers.audit import ids, recompute, remove, set_columns, write
 from tests.helpers.per import RunPer
+from tests.helpers.staff import Staff
 
 
 @pytest.fixture
@@ -165,3 +166,25 @@ def test_unusable_files_are_one_line(
         result.stderr.splitlines()[-1].startswith(message.format(**names)) or message.format(**names) in result.stderr
     )
     assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+@pytest.fixture
+def pg(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("login roles are PostgreSQL's")
+
+
+def test_an_auditor_login_signs_and_checks_and_the_checkpoint_names_it(
+    per: RunPer, engine: Engine, keys: tuple[Path, Path], pg: None, staff: Staff, tmp_path: Path
+) -> None:
+    write(engine, [Event(actor="anna", action="patient.show", patient_id=i) for i in range(3)])
+    eva = staff.name("eva")
+    assert per("staff", "add", eva, "--role", "auditor").exit_code == 0
+    as_eva = {"PER_DATABASE_URL": staff.url(eva)}
+    out = tmp_path / "by-auditor.json"
+    made = per("audit", "checkpoint", "--key", str(keys[0]), "--output", str(out), extra_env=as_eva)
+    assert made.exit_code == 0, made.stderr
+    held = per("audit", "verify", "--checkpoint", str(out), "--public-key", str(keys[1]), extra_env=as_eva)
+    assert held.exit_code == 0 and "holds" in held.stdout
+    logged = json.loads(per("audit", "list", "--action", "audit.checkpoint", "--format", "json").stdout)
+    assert [e["actor"] for e in logged] == [eva]
