@@ -3,7 +3,8 @@
 Every such file -- a rejects file, ``audit review --output``, a register extract, an export -- is written
 through :class:`PrivateFile`: created under a temporary name in the target's folder with mode 0600 (whatever
 the umask), and renamed over the target only when complete, so a reader never sees half a file and a full disk
-leaves the old file (or none) and one line. ``-`` means stdout. A target that is one of the run's input files
+leaves the old file (or none) and one line. ``-`` means stdout; a device or FIFO (``/dev/null``) is written
+to as it is, never replaced. A target that is one of the run's input files
 (also through a link) is refused before anything is read.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +36,14 @@ def same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _special(target: Path) -> bool:
+    """True for an existing target that is not a regular file (a device, a FIFO)."""
+    try:
+        return not stat.S_ISREG(target.stat().st_mode) and not target.is_dir()
+    except OSError:
+        return False
 
 
 def check_target(path: str, *, field: str, inputs: tuple[str, ...] = ()) -> None:
@@ -73,11 +83,22 @@ class PrivateFile:
         self.path = path
         self.field = field
         self._tmp: str | None = None
+        self._device = False
         self.stream: IO[Any]
         if path == STDOUT:
             self.stream = sys.stdout.buffer if binary else sys.stdout
             return
         target = Path(path)
+        if _special(target):  # /dev/null, /dev/stdout, a FIFO: written to as it is, never replaced
+            self._device = True
+            try:
+                if binary:
+                    self.stream = open(target, "wb")  # noqa: SIM115 -- closed by commit or discard
+                else:
+                    self.stream = open(target, "w", encoding=encoding, errors=errors)  # noqa: SIM115
+            except OSError as exc:
+                raise InvalidInput(f"cannot write {path} ({_reason(exc)})", field=field) from None
+            return
         try:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
         except OSError as exc:
@@ -99,8 +120,14 @@ class PrivateFile:
     def commit(self) -> None:
         """Flush, sync and rename over the target; idempotent."""
         if self._tmp is None:
-            if self.path == STDOUT:
-                self.stream.flush()
+            if self.path == STDOUT or self._device:
+                try:
+                    self.stream.flush()
+                    if self._device:
+                        self.stream.close()
+                except OSError as exc:
+                    self._device = False  # closed: the error is reported once
+                    self.fail(exc)
             return
         tmp = self._tmp
         try:
@@ -115,6 +142,10 @@ class PrivateFile:
     def discard(self) -> None:
         """Remove the temporary file; the target is left as it was."""
         if self._tmp is None:
+            if self._device:
+                self._device = False
+                with contextlib.suppress(OSError):
+                    self.stream.close()
             return
         tmp, self._tmp = self._tmp, None
         with contextlib.suppress(OSError):  # a full disk again: the file is removed anyway

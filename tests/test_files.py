@@ -72,3 +72,12 @@ def test_dash_is_stdout(
     write_private("-", b"data\n")
     assert capfdbinary.readouterr().out == b"data\n"
     assert not (tmp_path / "-").exists()
+
+
+def test_a_device_is_written_to_never_replaced() -> None:
+    write_private("/dev/null", b"gone")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    if Path("/dev/full").exists():
+        with pytest.raises(PerError, match=r"^output: cannot write /dev/full \(No space left on device\)"):
+            write_private("/dev/full", b"x" * 100_000)
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # still the device, not a file renamed over it

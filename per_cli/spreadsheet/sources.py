@@ -82,7 +82,11 @@ def _open_file(path: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="file") from None
     with fp:
-        yield fp
+        if fp.seekable():
+            yield fp
+        else:  # a pipe or process substitution (`--file <(…)`): read it once, like stdin
+            with _spool(fp) as buf:
+                yield buf
 
 
 @contextlib.contextmanager

@@ -82,3 +82,21 @@ def test_full_disk_leaves_no_half_rejects_file(env: dict[str, str], unit: str, t
     assert all(r.startswith(("line ", "… and")) for r in rows), proc.stderr  # the rejected rows, then the one error
     assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".rej")) == []
+
+
+def test_piped_input_and_an_early_stop_leave_no_traceback(per_proc: RunPer, unit: str, tmp_path: Path) -> None:
+    """``--file <(…)`` is a pipe (not seekable; here a named one); a refused --unit stops a run with rows unread."""
+    source = tmp_path / "in.csv"
+    source.write_text(HEADER + BAD * 6000)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{source}' > '{fifo}'"])
+    try:
+        result = per_proc("patient", "enrol", "--file", str(fifo), "--unit", unit, "--dry-run")
+    finally:
+        writer.wait(timeout=60)
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.endswith("Error: 6000 of 6000 rows were rejected\n")
+    stopped = per_proc("patient", "enrol", "--file", str(source), "--unit", "NOPE")
+    assert stopped.exit_code == 1
+    assert stopped.stderr == "Error: --unit: no care unit NOPE; see `per unit list`\n"
