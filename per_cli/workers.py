@@ -37,6 +37,20 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+@contextmanager
+def _interrupts_for_this_process_only() -> Iterator[None]:
+    """Hold SIGINT back while a submit may start a worker: the worker inherits the blocked signal and never sees
+    a Ctrl-C (no traceback from it); this process gets its Ctrl-C when the block ends and stops the pool."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes that die with this one."""
     context = multiprocessing.get_context("spawn")
@@ -92,7 +106,9 @@ class _OrderedMap(Generic[T, R]):
             box = self.take()
             if box is None:
                 return
-            self.pending.append((box[0], self.pool.submit(self.fn, box[0])))
+            with _interrupts_for_this_process_only():
+                future = self.pool.submit(self.fn, box[0])
+            self.pending.append((box[0], future))
 
     def results(self) -> Iterator[tuple[T, R]]:
         while True:

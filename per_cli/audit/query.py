@@ -44,7 +44,10 @@ def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEven
     if flt.actor:
         query = query.where(AuditEvent.actor == flt.actor)
     if flt.action:
-        query = query.where(AuditEvent.action.like(flt.action.replace("*", "%")))
+        from per_cli.db.rows import LIKE_ESCAPE, escape_like
+
+        pattern = escape_like(flt.action).replace("*", "%")  # only * is a wildcard; _ in action names is literal
+        query = query.where(AuditEvent.action.like(pattern, escape=LIKE_ESCAPE))
     if flt.since:
         query = query.where(AuditEvent.at >= flt.since)
     if flt.until:

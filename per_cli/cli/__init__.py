@@ -107,6 +107,11 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except PerError as exc:
             raise _Failure.of(exc) from None
+        except KeyboardInterrupt:  # not click's "Aborted!", exit 1: one line, exit 130 (README, "Conventions")
+            from per_cli.errors import Interrupted
+
+            stopped = Interrupted("interrupted (Ctrl-C): work committed before stays, nothing is half-written")
+            raise _Failure.of(stopped) from None
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -250,4 +255,26 @@ def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
 def main(*args: Any, **kwargs: Any) -> Any:
     """Console-script entry point."""
     kwargs.setdefault("prog_name", "per")
-    return cli.main(*args, **kwargs)
+    try:
+        return cli.main(*args, **kwargs)
+    finally:
+        _flush_quietly()
+
+
+def _flush_quietly() -> None:
+    """Flush stdout and stderr now; one that cannot be written (a closed pipe, a full disk) is pointed at
+    /dev/null, so the interpreter's own flush at exit has nothing to add ("Exception ignored …") after the
+    one error line."""
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass

@@ -115,3 +115,12 @@ def insert_unnest_returning(
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {', '.join(returning)}"
     )
     return list(conn.exec_driver_sql(sql, tuple(arrays)))
+
+
+#: the escape character of every LIKE pattern per builds (``column.like(pattern, escape=LIKE_ESCAPE)``)
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern: ``%``, ``_`` and the escape character escaped."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")

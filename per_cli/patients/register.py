@@ -192,14 +192,16 @@ def list_patients(
     if unit is not None:
         query = query.where(Patient.unit_id == unit.id)
     if search:
-        like = f"%{search.strip().lower()}%"
         from sqlalchemy import func
 
+        from per_cli.db.rows import LIKE_ESCAPE, escape_like
+
+        like = f"%{escape_like(search.strip().lower())}%"  # % and _ in the search are literal
         query = query.where(
             or_(
-                func.lower(Patient.first_name).like(like),
-                func.lower(Patient.last_name).like(like),
-                Patient.email.like(like),
+                func.lower(Patient.first_name).like(like, escape=LIKE_ESCAPE),
+                func.lower(Patient.last_name).like(like, escape=LIKE_ESCAPE),
+                Patient.email.like(like, escape=LIKE_ESCAPE),
             )
         )
     query = query.order_by(Patient.last_name, Patient.first_name, Patient.personnummer).limit(limit)
