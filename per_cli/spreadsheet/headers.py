@@ -18,6 +18,7 @@ from typing import BinaryIO, NamedTuple
 
 from per_cli.errors import InvalidInput
 from per_cli.spreadsheet.cells import restore
+from per_cli.spreadsheet.limits import check_cell_lengths
 from per_cli.spreadsheet.sources import open_table
 from per_cli.spreadsheet.table import Table
 
@@ -142,6 +143,7 @@ def to_record(values: Sequence[str], mapping: Mapping[int, str], width: int) -> 
         raise InvalidInput(
             f"the row has {len(values)} fields but the header has {width}; quote values that contain the delimiter"
         )
+    check_cell_lengths(values)
     return {field: restore(values[index].strip()) for index, field in mapping.items()}
 
 

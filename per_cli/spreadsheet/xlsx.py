@@ -38,6 +38,7 @@ from openpyxl.utils.datetime import (  # type: ignore[import-untyped]
 )
 
 from per_cli.errors import InvalidInput
+from per_cli.spreadsheet.limits import GuardedXml, check_archive, check_part
 from per_cli.spreadsheet.table import Table, blank, dimension_last_row, header, shape
 
 WHOLE_FLOAT_LIMIT = 1e15
@@ -100,6 +101,7 @@ class XlsxTable(Table):
             raise
 
     def _open(self, sheet: str | None) -> None:
+        check_archive(self._zip, self.source)  # a zip bomb is refused before any part is read
         package = _Package(self._zip, self.source)
         chosen = _choose(package.sheets, sheet, self.source)
         self.sheet = chosen.name
@@ -140,11 +142,11 @@ class XlsxTable(Table):
         """``(row number, cell texts)`` for every ``<row>`` in the sheet, blank ones included."""
         try:
             with self._zip.open(self._path) as src:
-                yield from self._parse(src)
+                yield from self._parse(GuardedXml(src, self.source, drop_empty_rows=True))
         except (ET.ParseError, zipfile.BadZipFile, KeyError, IndexError, ValueError, OSError) as exc:
             raise InvalidInput(f"{self.source}: sheet {self.sheet!r} cannot be read ({exc})", field="file") from None
 
-    def _parse(self, src: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
+    def _parse(self, src: GuardedXml) -> Iterator[tuple[int, list[str]]]:
         row_tag = c_tag = v_tag = is_tag = sheet_data = ""
         parent: ET.Element | None = None
         line = 0
@@ -281,7 +283,7 @@ class _Package:
         if path and path in self._zip.NameToInfo:
             try:
                 with self._zip.open(path) as src:
-                    strings.load(src)
+                    strings.load(GuardedXml(src, self._source, drop_empty_rows=False))
             except (ET.ParseError, zipfile.BadZipFile, OSError) as exc:
                 strings.close()
                 raise InvalidInput(f"{self._source}: shared strings cannot be read ({exc})", field="file") from None
@@ -297,7 +299,7 @@ class _SharedStrings:
         self._offsets = array("Q", [0])
         self._buffer = bytearray()
 
-    def load(self, src: IO[bytes]) -> None:
+    def load(self, src: GuardedXml) -> None:
         si_tag = ""
         root: ET.Element | None = None
         for event, el in ET.iterparse(src, events=("start", "end")):
@@ -382,6 +384,7 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]
 def _xml(zf: zipfile.ZipFile, name: str, source: str) -> ET.Element | None:
     """A small part parsed whole (workbook, relationships, styles), or None if absent."""
     try:
+        check_part(zf, name, source)
         data = zf.read(name)
     except KeyError:
         return None
