@@ -79,6 +79,31 @@ def change(app: App, personnummer: str, token: str, password_stdin: bool, fmt: s
     emit([record], fmt, single=True)
 
 
+@cli.command("status")
+@click.argument("personnummer")
+@format_option()
+@click.pass_obj
+def status(app: App, personnummer: str, fmt: str) -> None:
+    """What became of the passwords sent to a patient: each message, newest first.
+
+    Statuses: pending, sent, failed, unknown (may have been delivered), delivered, undelivered, skipped. The
+    password state (a pending password since when, the last recipients) is on stderr.
+
+    \b
+    Example:
+      per password status 19121212-1212
+    """
+    from per_cli.campaigns.report import patient_status
+    from per_cli.cli.output import emit
+
+    header, records = patient_status(app, personnummer)
+    pending = f"; a new password is pending since {header['pending_since']:%Y-%m-%d %H:%M}" if header[
+        "pending_since"] else ""  # fmt: skip
+    app.note(f"{header['personnummer']}: {'has a password' if header['has_password'] else 'no password'}{pending}")
+    columns = ("campaign", "channel", "recipient", "status", "created_at", "sent_at", "updated_at", "error")
+    emit(records, fmt, **({"columns": columns} if fmt == "table" else {}))
+
+
 # --- ``password send``: staff send a new password by SMS and/or e-mail ---
 
 _MAX_FAILURE_LINES = 20

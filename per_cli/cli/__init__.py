@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("commands.audit", "Read, verify and extract the access log."),
     "bankid": ("commands.bankid", "A local BankID RP API v6 stand-in for tests and CI."),
+    "campaign": ("commands.campaign", "Password campaigns: message status, provider refresh, queue workers."),
     "caregiver": ("commands.caregiver", "Care giver accounts used for proxy login."),
     "completion": ("commands.completion", "Print the shell completion script for bash, zsh or fish."),
     "db": ("commands.db", "Create or migrate the database schema."),

@@ -158,6 +158,14 @@ class Campaign(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class TransportRate(Base):
+    """The next free sending slot per channel: the rate limit shared by every worker (``campaigns.limits``)."""
+
+    __tablename__ = "transport_rate"
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CampaignTarget(Base):
     """One patient of a campaign: ``queued`` → ``sending`` → ``sent`` | ``partial`` | ``failed`` | ``unknown``."""
 

@@ -51,6 +51,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     "otp_key": {**_READ_ALL, "registry": _RO, "support": "SELECT, INSERT", "service": "SELECT, INSERT"},
     "campaign": {**_READ_ALL, "support": _RW},
     "campaign_target": {**_READ_ALL, "support": _RW},
+    "transport_rate": {**_READ_ALL, "support": _RW},
     # append-only for everyone (triggers refuse UPDATE/DELETE, README "The access log"); pruning is a function
     "audit_event": dict.fromkeys(ROLES, "SELECT, INSERT"),
     "audit_anchor": {"admin": _RO, "support": _RO, "auditor": _RO},

@@ -17,7 +17,15 @@ from typing import Any, ClassVar
 import httpx
 
 from per_cli import __version__
-from per_cli.transports.base import DeliveryResult, Message, Transport, connect_failure, log, mask_recipient
+from per_cli.transports.base import (
+    DeliveryResult,
+    Message,
+    StatusAnswer,
+    Transport,
+    connect_failure,
+    log,
+    mask_recipient,
+)
 from per_cli.transports.gsm7 import sms_segments
 from per_cli.transports.url import BadURL, TransportURL, is_loopback
 
@@ -109,6 +117,32 @@ class HttpSmsTransport(Transport):
                 http_status=response.status_code,
             )
         return self.result(response.status_code, answer)
+
+    def status_path(self, provider_id: str) -> str | None:
+        """The path to ``GET`` a message's status (None: the gateway cannot be asked)."""
+        return None
+
+    def status_answer(self, answer: dict[str, Any]) -> StatusAnswer:
+        """Interpret the gateway's JSON about one message."""
+        raise NotImplementedError
+
+    def delivery_status(self, provider_id: str) -> StatusAnswer | None:
+        path = self.status_path(provider_id)
+        if path is None:
+            return None
+        try:
+            response = self.client.get(path)
+        except httpx.HTTPError as exc:
+            return StatusAnswer("pending", f"cannot ask {self.address}: {connect_failure(exc, self.address)}")
+        if not response.is_success:
+            return StatusAnswer("pending", f"gateway answered {response.status_code} {response.reason_phrase}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            return StatusAnswer("pending", "gateway answered with a body that is not a JSON object")
+        return self.status_answer(answer)
 
     @property
     def client(self) -> httpx.Client:

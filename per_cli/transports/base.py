@@ -29,6 +29,8 @@ class Message:
     to: str
     body: str = field(repr=False)  # holds passwords and codes: kept out of reprs and logs
     subject: str | None = None
+    #: names the message for ``Transport.find_sent`` (a delivery row's id); transports may ignore it
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,15 @@ class DeliveryResult:
         """The message may have been delivered: the connection broke after the provider had all of it (the SMTP
         data phase, an HTTP request sent and no answer). Resending would give a second, different password."""
         return cls("unknown", provider_id, error, detail)
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """What a provider says about a message it accepted: ``delivered``, ``undelivered`` or still ``pending``."""
+
+    state: Literal["delivered", "undelivered", "pending"]
+    error: str | None = None
+    provider_status: str | None = None
 
 
 def mask_recipient(to: str) -> str:
@@ -129,6 +140,14 @@ class Transport(ABC):
     @abstractmethod
     def deliver(self, message: Message) -> DeliveryResult:
         """Hand ``message`` to the provider; return, do not raise, on delivery faults."""
+
+    def delivery_status(self, provider_id: str) -> StatusAnswer | None:
+        """Ask the provider what became of a message it accepted; None: this transport cannot tell."""
+        return None
+
+    def find_sent(self, key: str) -> bool | None:
+        """Did a message with this ``Message.key`` leave? True, False (surely not), or None (cannot tell)."""
+        return None
 
     def close(self) -> None:
         """Release connections; the instance may not be used afterwards."""

@@ -1,16 +1,18 @@
 """``elks://USER:PASS@[HOST[:PORT]][?from=SENDER][&tls=off][&timeout=S][&cafile=PEM][&dryrun=yes]``.
 
 46elks (Uppsala; servers in Sweden): ``POST /a1/sms`` with Basic auth and a form ``from``, ``to``,
-``message``; the answer is the SMS object ``{"id", "status", "parts", "cost", …}``. Without ``from`` the
+``message``; the answer is the SMS object ``{"id", "status", "parts", "cost", …}``; ``GET /a1/sms/{id}`` tells
+its status later (``per campaign refresh``). Without ``from`` the
 caller's default is used, else ``PER``. ``dryrun=yes`` validates and prices without sending.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from per_cli.transports._http import HttpSmsTransport
-from per_cli.transports.base import DeliveryResult, Message
+from per_cli.transports.base import DeliveryResult, Message, StatusAnswer
 from per_cli.transports.gsm7 import validate_sender_id
 from per_cli.transports.url import BadURL, TransportURL
 
@@ -47,3 +49,15 @@ class ElksTransport(HttpSmsTransport):
         if provider_id is None and not self.dryrun:
             return DeliveryResult.failed("gateway answer has no message id", http_status=http_status, **detail)
         return DeliveryResult.sent(provider_id, http_status=http_status, **detail)
+
+    def status_path(self, provider_id: str) -> str | None:
+        return f"/a1/sms/{quote(provider_id, safe='')}"
+
+    def status_answer(self, answer: dict[str, Any]) -> StatusAnswer:
+        """46elks: ``created`` → ``sent`` → ``delivered`` or ``failed``."""
+        status = str(answer.get("status") or "")
+        if status == "delivered":
+            return StatusAnswer("delivered", None, status)
+        if status == "failed":
+            return StatusAnswer("undelivered", "gateway reports status failed", status)
+        return StatusAnswer("pending", None, status or None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -36,7 +37,8 @@ class FileTransport(Transport):
 
     def deliver(self, message: Message) -> DeliveryResult:
         now = datetime.now(UTC)
-        name = f"{now:%Y%m%dT%H%M%S.%fZ}-{message.channel}-{uuid.uuid4().hex[:12]}.json"
+        tail = message.key if message.key and _KEY.fullmatch(message.key) else uuid.uuid4().hex[:12]
+        name = f"{now:%Y%m%dT%H%M%S.%fZ}-{message.channel}-{tail}.json"
         record = {
             "channel": message.channel,
             "to": message.to,
@@ -50,6 +52,15 @@ class FileTransport(Transport):
         except OSError as exc:
             return DeliveryResult.failed(f"cannot write to {self.directory}: {exc.strerror or exc}")
         return DeliveryResult.sent(name.removesuffix(".json"), path=str(self.directory / name))
+
+    def find_sent(self, key: str) -> bool | None:
+        """A message is in the outbox or not (files are written whole, then renamed): always a sure answer."""
+        if not _KEY.fullmatch(key):
+            return None
+        return any(self.directory.glob(f"*-{key}.json"))
+
+
+_KEY = re.compile(r"[A-Za-z0-9]{1,40}")
 
 
 def _write_atomically(target: Path, text: str) -> None:

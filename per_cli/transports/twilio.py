@@ -2,7 +2,8 @@
 
 Twilio Messages API: ``POST /2010-04-01/Accounts/{SID}/Messages.json`` with Basic auth (SID, token) and a
 form ``To``, ``From`` (or ``MessagingServiceSid`` when ``from`` is an ``MG…`` SID), ``Body``; success is
-201 with ``{"sid", "status", "num_segments", …}``, errors are ``{"code", "message", "more_info", "status"}``.
+201 with ``{"sid", "status", "num_segments", …}``, errors are ``{"code", "message", "more_info", "status"}``;
+``GET …/Messages/{sid}.json`` tells the status later (``per campaign refresh``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from per_cli.transports._http import HttpSmsTransport
-from per_cli.transports.base import DeliveryResult, Message
+from per_cli.transports.base import DeliveryResult, Message, StatusAnswer
 from per_cli.transports.gsm7 import validate_sender_id
 from per_cli.transports.url import BadURL, TransportURL
 
@@ -66,3 +68,17 @@ class TwilioTransport(HttpSmsTransport):
             code = answer.get("code")
             return f"{code} {answer['message']}" if code else str(answer["message"])
         return super().error_text(response)
+
+    def status_path(self, provider_id: str) -> str | None:
+        return f"/2010-04-01/Accounts/{self.url.user}/Messages/{quote(provider_id, safe='')}.json"
+
+    def status_answer(self, answer: dict[str, Any]) -> StatusAnswer:
+        """Twilio: ``queued``/``sending``/``sent`` → ``delivered``, or ``undelivered``/``failed``/``canceled``."""
+        status = str(answer.get("status") or "")
+        if status in ("delivered", "read"):
+            return StatusAnswer("delivered", None, status)
+        if status in ("undelivered", "failed", "canceled"):
+            code, text = answer.get("error_code"), answer.get("error_message")
+            reason = f"{code} {text}" if code and text else str(text or code or f"status {status}")
+            return StatusAnswer("undelivered", f"gateway reports: {reason}", status)
+        return StatusAnswer("pending", None, status or None)

@@ -237,6 +237,10 @@ class Gateway:
     mode: str = "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    #: what a status request (GET) reports for a message, by id; ``delivery`` for the others
+    delivery: str = "delivered"
+    outcomes: dict[str, str] = field(default_factory=dict)
+    status_requests: list[str] = field(default_factory=list)
 
     def url(self, *, user: str | None = None, password: str | None = None, **params: str) -> str:
         if self.flavor == "elks":
@@ -261,6 +265,24 @@ class Gateway:
         if self.flavor == "elks":
             return self._elks(path, headers, form)
         return self._twilio(path, headers, form)
+
+    def status(self, path: str, headers: Any) -> tuple[int, str, str]:
+        """(status, content type, body) for one GET of a message's status (46elks ``/a1/sms/{id}``, Twilio
+        ``…/Messages/{sid}.json``); only ids this gateway gave out are known."""
+        self.status_requests.append(path)
+        if headers.get("Authorization") != self.expected_auth():
+            return 401, "text/plain", "Requires authentication"
+        prefix = "/a1/sms/" if self.flavor == "elks" else f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/"
+        message_id = path.removeprefix(prefix).removesuffix(".json")
+        known = {f"s{n:032x}" if self.flavor == "elks" else f"SM{n:032x}" for n in range(1, len(self.requests) + 1)}
+        if not path.startswith(prefix) or message_id not in known:
+            return 404, "text/plain", "Not found"
+        status = self.outcomes.get(message_id, self.delivery)
+        if self.flavor == "elks":
+            return 200, "application/json", json.dumps({"id": message_id, "status": status, "direction": "outgoing"})
+        answer = {"sid": message_id, "status": status, "error_code": 30003 if status == "undelivered" else None,
+                  "error_message": "Unreachable destination handset" if status == "undelivered" else None}  # fmt: skip
+        return 200, "application/json", json.dumps(answer)
 
     def _elks(self, path: str, headers: Any, form: dict[str, str]) -> tuple[int, str, str]:
         if path != "/a1/sms":
@@ -321,6 +343,15 @@ def _run_gateway(flavor: str) -> Iterator[Gateway]:
                 self.wfile.write(data)
             except OSError:  # the client gave up (timeout test)
                 pass
+
+        def do_GET(self) -> None:
+            status, ctype, body = gateway.status(self.path, self.headers)
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

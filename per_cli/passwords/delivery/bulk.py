@@ -73,7 +73,7 @@ def send_file(
     Returns the summary and, for a run that ended early on an error (Ctrl-C, a database fault), that error: the
     caller reports everything first and then raises it.
     """
-    from per_cli.passwords.delivery.campaign import file_digest, open_campaign
+    from per_cli.passwords.delivery.campaign import check_limits, file_digest, open_campaign
 
     if options.resume and not options.channels:
         options = _with_campaign_channels(uow, options)
@@ -81,6 +81,7 @@ def send_file(
     if not chosen:
         raise InvalidInput("choose --sms, --email or both")
     settings = SendSettings.from_config(uow.config)
+    limits = check_limits(uow, options, chosen)
     if "sms" in chosen and warn and (warning := settings.texts.sms_warning(settings.length)):
         warn(warning)
     summary = BulkSummary()
@@ -105,6 +106,8 @@ def send_file(
         if on_start:
             on_start(opened.campaign_id, opened.resumed)
         run = _Run(uow, settings, options, chosen, transports, opened.campaign_id, emit)
+        for channel, sender in run.senders.items():
+            sender.bucket = limits.get(channel)
         error = run.execute()
     finally:
         close_all(transports)

@@ -19,9 +19,13 @@ from per_cli.db.models import Campaign, CampaignTarget, PasswordDelivery, utcnow
 from per_cli.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.orm import Session
 
+    from per_cli.campaigns.limits import LocalBucket
     from per_cli.passwords.delivery.report import BulkOptions
+    from per_cli.transports import Channel
     from per_cli.unit_of_work import UnitOfWork
 
 LEASE = timedelta(seconds=120)
@@ -144,3 +148,28 @@ def abandon(session: Session, actor: str, campaign_id: str, now: datetime, *, ex
         ],
     )
     return len(stuck)
+
+
+def check_limits(uow: UnitOfWork, options: BulkOptions, chosen: Sequence[Channel]) -> dict[str, LocalBucket]:
+    """Rate limits and quiet hours, checked before anything is written: a bad setting is one line; SMS in quiet
+    hours are refused here (queued ones wait, see ``campaigns.work``); ``--enqueue`` needs PostgreSQL."""
+    from per_cli.campaigns.limits import LocalBucket, QuietHours, rates
+    from per_cli.db.models import utcnow
+
+    limits = rates(uow.config)
+    quiet = QuietHours.from_config(uow.config)
+    if options.enqueue:
+        with uow.transaction() as session:
+            if session.get_bind().dialect.name != "postgresql":
+                raise InvalidInput(
+                    "needs PostgreSQL (workers share the queue through it); on SQLite leave out --enqueue and "
+                    "the campaign is sent by this process",
+                    field="--enqueue",
+                )
+    elif quiet and "sms" in chosen and not options.dry_run and (until := quiet.until(utcnow())):
+        raise InvalidInput(
+            f"no SMS in the quiet hours {quiet.text()} (Swedish time, [messages] quiet_hours); send after "
+            f"{until.astimezone(quiet.zone()):%H:%M}, or queue it with --enqueue (PostgreSQL)",
+            field="--sms",
+        )
+    return {channel: LocalBucket(rate) for channel, rate in limits.items()}

@@ -202,15 +202,17 @@ def close_all(transports: Mapping[Channel, Transport]) -> None:
             log.warning("closing the %s transport failed", transport.scheme, exc_info=True)
 
 
-def send_on(transport: Transport, channel: Channel, to: str, password: str, texts: PasswordTexts) -> ChannelResult:
+def send_on(
+    transport: Transport, channel: Channel, to: str, password: str, texts: PasswordTexts, *, key: str | None = None
+) -> ChannelResult:
     """Send the password on one channel; a plugin that raises counts as a failed delivery, not a crash."""
     from per_cli.transports import Message
 
     if channel == "sms":
-        message = Message("sms", to, texts.sms_body(password))
+        message = Message("sms", to, texts.sms_body(password), key=key)
     else:
         subject, body = texts.email_message(password)
-        message = Message("email", to, body, subject)
+        message = Message("email", to, body, subject, key=key)
     try:
         result = transport.send(message)
     except Exception as exc:

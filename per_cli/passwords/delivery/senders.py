@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from per_cli.passwords.delivery.core import ChannelResult, Delivery, SendSettings, Target, finish, send_on
 
 if TYPE_CHECKING:
+    from per_cli.campaigns.limits import LocalBucket
     from per_cli.credentials.pending import Prior
     from per_cli.transports import Channel, Transport
 
@@ -71,6 +72,7 @@ class Sender(threading.Thread):
         self.channel, self.transport, self.settings = channel, transport, settings
         self.stop, self.done, self.limit = stop, done, limit
         self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.bucket: LocalBucket | None = None  # [transports] sms_per_second / email_per_second
 
     def run(self) -> None:
         failures_in_a_row = 0
@@ -80,6 +82,8 @@ class Sender(threading.Thread):
                 result = ChannelResult(self.channel, to, "skipped", None, f"not sent: {self.stop.reason}")
             else:
                 try:
+                    if self.bucket is not None:
+                        self.bucket.take()
                     result = send_on(self.transport, self.channel, to, job.password, self.settings.texts)
                 except Exception as exc:  # a bug must not leave the main thread waiting for this job forever
                     result = ChannelResult(self.channel, to, "failed", None, f"internal error: {exc!r}")

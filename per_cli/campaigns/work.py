@@ -1,0 +1,355 @@
+"""``per campaign work [--concurrency N] [--drain]``: send queued campaigns, on any number of machines (PostgreSQL).
+
+``password send --file … --enqueue`` stores the campaign's patients as ``queued``. Each worker thread claims a few
+with ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never claim the same patient, and none waits for another)
+and marks them ``claimed`` with a lease; then, like the sending process: hash (argon2-cffi releases the GIL, so
+N threads use N cores), store as pending with delivery rows (``records.prepare``; the patient is ``sending``),
+send, record (``records.finish``). A failed send is queued again with a doubling back-off until
+``max_attempts``. SMS wait out the quiet hours; every message first takes its slot from the channel's rate
+limit, shared through the database (``limits.SharedBucket``).
+
+A worker killed mid-way leaves leases that run out. A patient still ``claimed`` had nothing sent: queued again.
+A patient ``sending`` may have had a message leave: each of its pending messages is looked up with the
+transport (``Transport.find_sent``, by the delivery row's id as the message key); found means ``sent``, surely
+absent means it never left (queued again), and a transport that cannot tell leaves it ``unknown``. With the
+file transport (which can tell) every patient is reached exactly once, however often workers are killed.
+
+Why not procrastinate: the queue's rows are the campaign's own (``campaign_target``), which staff read with
+``campaign show`` and which resume, ``unknown`` and re-planning from the current profile are defined on. A job
+library would keep a second copy of that state in its own tables, schema and worker model, and still need the
+lease recovery above; ``SKIP LOCKED`` on the campaign's rows is a few dozen lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+
+from per_cli.db.models import Campaign, CampaignTarget, CareUnit, PasswordDelivery, Patient, utcnow
+from per_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from per_cli.campaigns.limits import QuietHours
+    from per_cli.passwords.delivery.core import Delivery, SendSettings, Target
+    from per_cli.transports import Transport
+    from per_cli.unit_of_work import UnitOfWork
+
+log = logging.getLogger("per.campaign_work")
+SOURCE = "queue"
+
+
+@dataclass(frozen=True)
+class WorkOptions:
+    concurrency: int | None = None  # threads; None: one per core
+    drain: bool = False  # exit when nothing is left to do
+    batch: int = 8  # patients claimed at a time per thread
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    backoff_seconds: float = 30.0
+    poll_seconds: float = 1.0
+
+
+@dataclass
+class WorkSummary:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    requeued: int = 0
+    recovered: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        counts = {k: self.outcomes[k] for k in ("sent", "partial", "unknown", "failed", "skipped")}
+        return {**counts, "requeued": self.requeued, "recovered": dict(self.recovered), "seconds": self.seconds}
+
+    def text(self) -> str:
+        o = self.outcomes
+        return (f"{o['sent']:,} sent, {o['partial']:,} partly sent, {o['unknown']:,} unknown, {o['failed']:,} failed, "
+                f"{self.requeued:,} queued again ({self.seconds:.1f} s)")  # fmt: skip
+
+
+def work(uow: UnitOfWork, options: WorkOptions) -> WorkSummary:
+    """Run worker threads until stopped (Ctrl-C) or, with ``drain``, until no queued patient is left."""
+    from per_cli.campaigns.limits import QuietHours, rates
+    from per_cli.passwords.delivery.bulk import default_workers
+    from per_cli.passwords.delivery.core import SendSettings
+
+    with uow.transaction() as session:
+        dialect = session.get_bind().dialect.name
+    if dialect != "postgresql":
+        raise InvalidInput(
+            "campaign work shares campaigns through PostgreSQL; on SQLite `password send --file` sends in its own "
+            "process",
+            field="database",
+        )
+    settings = SendSettings.from_config(uow.config)
+    limits, quiet = rates(uow.config), QuietHours.from_config(uow.config)
+    summary = WorkSummary()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    started = time.perf_counter()
+    shared = _Shared(uow, settings, options, limits, quiet, summary, stop, errors)
+    threads = [threading.Thread(target=shared.loop, name=f"per-work-{i}", daemon=True)
+               for i in range(options.concurrency or default_workers())]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except BaseException:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    summary.seconds = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return summary
+
+
+class _Shared:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        settings: SendSettings,
+        options: WorkOptions,
+        limits: dict[str, float],
+        quiet: QuietHours | None,
+        summary: WorkSummary,
+        stop: threading.Event,
+        errors: list[BaseException],
+    ) -> None:
+        from per_cli.campaigns.limits import SharedBucket
+
+        self.uow, self.settings, self.options, self.quiet = uow, settings, options, quiet
+        self.summary, self.stop, self.errors = summary, stop, errors
+        self.lock = threading.Lock()
+        self.buckets = {ch: SharedBucket(uow, ch, rate) for ch, rate in limits.items()}
+
+    def loop(self) -> None:
+        from per_cli.passwords.delivery.core import close_all
+
+        transports: dict[str, Transport] = {}
+        try:
+            while not self.stop.is_set():
+                self.recover(transports)
+                claimed = self.claim()
+                if claimed:
+                    self.process(claimed, transports)
+                    continue
+                if self.options.drain and not self.anything_left():
+                    return
+                self.stop.wait(self.options.poll_seconds)
+        except BaseException as exc:  # one line for the user; the other threads stop
+            with self.lock:
+                self.errors.append(exc)
+            self.stop.set()
+        finally:
+            close_all(transports)  # type: ignore[arg-type]
+
+    # -- claiming --
+
+    def claim(self) -> list[tuple[Campaign, int, Target]]:
+        from per_cli.passwords.delivery.listing import plan
+
+        now = utcnow()
+        lease = now + timedelta(seconds=self.options.lease_seconds)
+        out: list[tuple[Campaign, int, Target]] = []
+        with self.uow.transaction() as session:
+            rows = session.execute(
+                select(CampaignTarget)
+                .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+                .where(
+                    Campaign.mode == "queue",
+                    CampaignTarget.status == "queued",
+                    or_(CampaignTarget.not_before.is_(None), CampaignTarget.not_before <= now),
+                )
+                .order_by(CampaignTarget.campaign_id, CampaignTarget.line)
+                .limit(self.options.batch)
+                .with_for_update(skip_locked=True, of=CampaignTarget)
+            ).scalars().all()  # fmt: skip
+            for row in rows:
+                campaign = session.get(Campaign, row.campaign_id)
+                patient = session.get(Patient, row.patient_id)
+                assert campaign is not None
+                if patient is None:
+                    row.status, row.error, row.updated_at = "skipped", "the patient was erased", now
+                    continue
+                unit = session.get(CareUnit, patient.unit_id)
+                channels = tuple(campaign.channels.split(","))
+                try:
+                    target = plan(patient, unit.code if unit else "", channels, campaign.channel_rule)  # type: ignore[arg-type]
+                except InvalidInput as exc:
+                    row.status, row.error, row.updated_at = "failed", str(exc), now
+                    continue
+                waiting = self.quiet.until(now) if self.quiet and "sms" in target.channels else None
+                if waiting is not None:
+                    row.not_before, row.updated_at = waiting, now
+                    continue
+                row.status, row.lease_until, row.updated_at = "claimed", lease, now
+                out.append((campaign, row.line, target))
+        return out
+
+    def anything_left(self) -> bool:
+        with self.uow.transaction() as session:
+            left = session.execute(
+                select(CampaignTarget.patient_id)
+                .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+                .where(Campaign.mode == "queue", CampaignTarget.status.in_(("queued", "claimed", "sending")))
+                .limit(1)
+            ).first()  # fmt: skip
+        return left is not None
+
+    # -- sending --
+
+    def process(self, claimed: list[tuple[Campaign, int, Target]], transports: dict[str, Transport]) -> None:
+        from per_cli.credentials.passwords import generate_password, hash_password
+        from per_cli.passwords.delivery.core import finish, send_on
+        from per_cli.passwords.delivery.records import finish as record_outcome
+        from per_cli.passwords.delivery.records import prepare
+
+        by_campaign: dict[str, list[tuple[int, Target]]] = {}
+        for campaign, line, target in claimed:
+            by_campaign.setdefault(campaign.id, []).append((line, target))
+        for campaign_id, items in by_campaign.items():
+            passwords = {t.patient_id: generate_password(self.settings.length) for _, t in items}
+            hashes = {pid: hash_password(pw, self.settings.params) for pid, pw in passwords.items()}
+            lease = utcnow() + timedelta(seconds=self.options.lease_seconds)
+            with self.uow.transaction() as session:
+                priors = prepare(session, [(t, hashes[t.patient_id]) for _, t in items], campaign_id=campaign_id,
+                                 lines={t.patient_id: line for line, t in items})  # fmt: skip
+                session.execute(
+                    update(CampaignTarget)
+                    .where(CampaignTarget.campaign_id == campaign_id, CampaignTarget.patient_id.in_(list(priors)))
+                    .values(lease_until=lease)
+                )
+                keys = _keys(session, campaign_id, list(priors))
+            deliveries: list[Delivery] = []
+            for _, target in items:
+                if target.patient_id not in priors:
+                    continue
+                results = []
+                for channel, to in target.recipients:
+                    transport = transports.get(channel) or self._open(channel, transports)
+                    if channel in self.buckets:
+                        self.buckets[channel].take()
+                    key = keys.get((target.patient_id, channel))
+                    results.append(send_on(transport, channel, to, passwords[target.patient_id], self.settings.texts,
+                                           key=key))  # fmt: skip
+                deliveries.append(finish(target, results, hashes[target.patient_id], priors[target.patient_id]))
+            passwords.clear()
+            with self.uow.transaction() as session:
+                record_outcome(session, self.uow.actor, deliveries, campaign_id=campaign_id, source=SOURCE)
+                requeued = self._requeue(session, campaign_id, deliveries)
+            with self.lock:
+                self.summary.outcomes.update(d.status for d in deliveries)
+                self.summary.requeued += requeued
+
+    def _requeue(self, session: Session, campaign_id: str, deliveries: list[Delivery]) -> int:
+        """Failed sends go back in the queue with a doubling back-off, until ``max_attempts``."""
+        now = utcnow()
+        failed = [d.target.patient_id for d in deliveries if d.status in ("failed", "skipped")]
+        if not failed:
+            return 0
+        rows = session.execute(
+            select(CampaignTarget).where(
+                CampaignTarget.campaign_id == campaign_id,
+                CampaignTarget.patient_id.in_(failed),
+                CampaignTarget.attempts < self.options.max_attempts,
+            )
+        ).scalars().all()  # fmt: skip
+        for row in rows:
+            delay = self.options.backoff_seconds * 2 ** max(0, row.attempts - 1)
+            row.status, row.not_before, row.lease_until = "queued", now + timedelta(seconds=delay), None
+        return len(rows)
+
+    def _open(self, channel: str, transports: dict[str, Transport]) -> Transport:
+        from per_cli.transports import open_configured
+
+        default_from = self.settings.sms_sender if channel == "sms" else self.settings.email_from
+        config = self.uow.config
+        transports[channel] = open_configured(channel, config.data, config.environ, default_from=default_from)
+        return transports[channel]
+
+    # -- after a worker died --
+
+    def recover(self, transports: dict[str, Transport]) -> None:
+        """Leases that ran out: ``claimed`` goes back to the queue; ``sending`` is looked up with the transport."""
+        now = utcnow()
+        expired = (CampaignTarget.lease_until.is_not(None), CampaignTarget.lease_until < now)
+        with self.uow.transaction() as session:
+            back = session.execute(
+                update(CampaignTarget)
+                .where(CampaignTarget.status == "claimed", *expired)
+                .values(status="queued", lease_until=None, updated_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+            stuck = session.execute(
+                select(CampaignTarget)
+                .where(CampaignTarget.status == "sending", *expired)
+                .with_for_update(skip_locked=True)
+            ).scalars().all()  # fmt: skip
+            for target in stuck:
+                self._settle(session, target, transports, now)
+        if back or stuck:
+            with self.lock:
+                self.summary.recovered["claimed"] += int(back)
+                self.summary.recovered["sending"] += len(stuck)
+
+    def _settle(
+        self, session: Session, target: CampaignTarget, transports: dict[str, Transport], now: datetime
+    ) -> None:
+        from per_cli.audit.events import Event, record
+
+        rows = session.execute(
+            select(PasswordDelivery).where(
+                PasswordDelivery.batch_id == target.campaign_id,
+                PasswordDelivery.patient_id == target.patient_id,
+                PasswordDelivery.status == "pending",
+            )
+        ).scalars().all()  # fmt: skip
+        found: list[bool | None] = []
+        for row in rows:
+            transport = transports.get(row.channel) or self._open(row.channel, transports)
+            answer = transport.find_sent(f"d{row.id}")
+            found.append(answer)
+            if answer is True:
+                row.status, row.sent_at = "sent", now
+            elif answer is False:
+                row.status, row.error = "failed", "never left: the worker stopped before sending it"
+            else:
+                row.status, row.error = (
+                    "unknown",
+                    "the worker stopped before recording the outcome; it may have been delivered",
+                )
+            row.updated_at = now
+        if found and all(f is False for f in found):
+            target.status, target.error = "queued", None  # nothing left: send again (a new password)
+        elif found and all(f is True for f in found):
+            target.status, target.error = "sent", None
+        else:
+            target.status = "partial" if any(f is True for f in found) else "unknown"
+        target.lease_until, target.updated_at = None, now
+        outcome = {"sent": "ok", "queued": "requeued"}.get(target.status, target.status)
+        details = {"batch_id": target.campaign_id, "reason": "worker_stopped"}
+        event = Event(self.uow.actor, "password.send", target.patient_id, None, outcome, details)
+        record(session, event)
+
+
+def _keys(session: Session, campaign_id: str, patient_ids: list[int]) -> dict[tuple[int, str], str]:
+    """The message key of each pending delivery row: ``d`` and the row's id (how ``find_sent`` finds it)."""
+    rows = session.execute(
+        select(PasswordDelivery.id, PasswordDelivery.patient_id, PasswordDelivery.channel).where(
+            PasswordDelivery.batch_id == campaign_id,
+            PasswordDelivery.patient_id.in_(patient_ids),
+            PasswordDelivery.status == "pending",
+        )
+    ).tuples()
+    return {(int(pid), str(channel)): f"d{row_id}" for row_id, pid, channel in rows}
