@@ -158,7 +158,7 @@ def keygen(app: App, private_key: Path, public_key: Path, fmt: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the checkpoint (JSON) to this file instead of stdout.",
 )
-@format_option("json")
+@format_option("json", output=False)
 @click.pass_obj
 def checkpoint(app: App, key: Path, output: Path | None, fmt: str) -> None:
     """Sign the log's current state: last event id, head hash, event count and time, as JSON.
@@ -231,7 +231,7 @@ def extract(
     metavar="FILE",
     help="Write the sample as CSV (UTF-8 with BOM, for Excel, private: 0600) with an empty reviewer_note column.",
 )
-@format_option()
+@format_option(output=False)
 @click.pass_obj
 def review(
     app: App,

@@ -149,4 +149,8 @@ def list_(app: App, unit: str | None, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.credentials.caregivers import list_caregivers
 
-    emit(list_caregivers(app, unit=unit), fmt)
+    emit(
+        list_caregivers(app, unit=unit),
+        fmt,
+        header=("username", "name", "unit", "active", "locked_until", "created_at"),
+    )

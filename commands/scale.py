@@ -7,20 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from per_cli.cli.options import format_option
+
 if TYPE_CHECKING:
     from per_cli.cli.app import App
 
-#: ``per_cli.cli.output.FORMATS`` spelled out, because this module imports nothing but click (the scale catalogue
-#: is stdlib-only and fast); tests/scales/test_scale_command.py checks both that and that the choices agree
-_FORMATS = ("table", "json", "jsonl", "csv", "tsv", "plain")
-_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(_FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format for records on stdout.",
-)
+_format_option = format_option()
 _LIST = ["code", "name", "version", "items", "scores", "origin"]
 _ITEMS = ["id", "label", "answers", "missing_allowed", "missing_score"]
 

@@ -61,7 +61,12 @@ def list_(app: App, patient: str | None, include_ended: bool, limit: int, fmt: s
     from per_cli.credentials.sessions import list_sessions
 
     records = list_sessions(app, patient=patient, include_ended=include_ended, limit=limit)
-    emit(records, fmt, columns=_TABLE if fmt == "table" else None)
+    emit(
+        records,
+        fmt,
+        columns=_TABLE if fmt == "table" else None,
+        header=[*_TABLE[:3], "unit", *_TABLE[3:], "revoked_at"],
+    )
 
 
 @cli.command("revoke")

@@ -51,4 +51,4 @@ def list_(app: App, fmt: str) -> None:
     from per_cli.cli.output import emit
     from per_cli.patients.units import list_units
 
-    emit(list_units(app), fmt)
+    emit(list_units(app), fmt, header=("code", "name", "patients", "created_at"))

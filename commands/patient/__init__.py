@@ -199,7 +199,28 @@ def list_(app: App, unit: str | None, search: str | None, limit: int, fmt: str) 
         columns=None
         if fmt != "table"
         else ["personnummer", "first_name", "last_name", "unit", "mobile", "email", "excluded_on"],
+        header=_PATIENT_COLUMNS,
     )
+
+
+#: the columns of an empty CSV/TSV/xlsx listing (a listing with patients has the records' own)
+_PATIENT_COLUMNS = (
+    "personnummer",
+    "first_name",
+    "last_name",
+    "unit",
+    "mobile",
+    "mobile_type",
+    "email",
+    "contact_person",
+    "pal",
+    "comment",
+    "registered_on",
+    "excluded_on",
+    "exclusion_reason",
+    "password_sent_to",
+    "password_sent_at",
+)
 
 
 @cli.command("edit-profile")

@@ -90,7 +90,7 @@ def objections(app: App, since: datetime | None, until: datetime | None, fmt: st
     type=click.Choice(["sv", "en"]),
     help="Wording of titles and headings. Default: [messages] language in the config, else sv.",
 )
-@format_option(choices=DOCUMENT_FORMATS)
+@format_option(choices=DOCUMENT_FORMATS, output=False)
 @click.option(
     "--output",
     type=FILE,

@@ -107,16 +107,71 @@ def complete_users(ctx: click.Context, param: click.Parameter, incomplete: str) 
 # --- --format ---
 
 
-def format_option(default: str = "table", *, choices: tuple[str, ...] = FORMATS) -> Callable[[F], F]:
-    """``--format``, the same choices everywhere records are printed (a document adds ``xlsx``)."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(choices),
-        default=default,
-        show_default=True,
-        help="Output format for records on stdout.",
-    )
+def format_option(
+    default: str = "table", *, choices: tuple[str, ...] = FORMATS, output: bool = True
+) -> Callable[[F], F]:
+    """``--format``, the same choices everywhere records are printed, and (unless ``output`` is False: a command
+    with its own ``--output``) ``--output FILE`` and ``--excel``; ``xlsx`` needs ``--output``."""
+    if not output:
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(choices),
+            default=default,
+            show_default=True,
+            help="Output format for records on stdout.",
+        )
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            "--excel",
+            is_flag=True,
+            is_eager=True,  # before --format, which it turns from table into csv
+            expose_value=False,
+            callback=_remember("excel"),
+            help="CSV for Swedish Excel: UTF-8 with BOM, ';' between fields.",
+        )(fn)
+        fn = click.option(
+            "--output",
+            type=FILE,
+            metavar="FILE",
+            expose_value=False,
+            callback=_remember("output"),
+            help="Write the records to FILE (only you can read it, written whole) instead of stdout; xlsx needs it.",
+        )(fn)
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(choices if "xlsx" in choices else (*choices, "xlsx")),
+            default=default,
+            show_default=True,
+            callback=_remember("fmt"),
+            help="Output format for records (xlsx: a workbook, with --output).",
+        )(fn)
+
+    return decorate
+
+
+def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Keep ``--format``/``--output``/``--excel`` where ``output.emit`` finds them; check them once all three are."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from per_cli.cli.output import OUTPUT_META
+
+        found: dict[str, Any] = ctx.meta.setdefault(OUTPUT_META, {})
+        if name == "fmt" and value == "table" and found.get("excel"):
+            value = "csv"  # --excel alone: CSV for Excel, whatever the command's default
+        found[name] = value
+        if len(found) == 3 and not ctx.resilient_parsing:
+            if found["fmt"] == "xlsx" and not found["output"]:
+                raise click.UsageError("--format xlsx writes a workbook: add --output FILE", ctx=ctx)
+            if found["excel"] and found["fmt"] not in ("csv", "table"):
+                raise click.UsageError(
+                    f"--excel is CSV for Excel; it does not go with --format {found['fmt']}", ctx=ctx
+                )
+        return value
+
+    return callback
 
 
 # --- a period: --since / --until ---

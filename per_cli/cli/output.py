@@ -1,6 +1,10 @@
 """One output layer for every command that prints records (sqlite-utils style).
 
 Data goes to stdout in the chosen format; messages go to stderr elsewhere. JSON keys are stable snake_case.
+With ``--output FILE`` (``options.format_option``) the same goes to a private file instead (0600, written whole),
+``--format xlsx`` is a workbook (openpyxl, text cells, numbers and dates as data), and ``--excel`` is CSV for a
+Swedish Excel (UTF-8 with BOM, ``;``). CSV and TSV have their header row even with no records when the command
+names its columns (``header``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
+
+import click
 
 from per_cli.identity.text import visible
 
@@ -66,10 +72,19 @@ def _columns(records: Sequence[Record], columns: Sequence[str] | None) -> list[s
 
 
 def render(
-    records: Sequence[Record], fmt: str = "table", *, columns: Sequence[str] | None = None, single: bool = False
+    records: Sequence[Record],
+    fmt: str = "table",
+    *,
+    columns: Sequence[str] | None = None,
+    single: bool = False,
+    header: Sequence[str] = (),
+    excel: bool = False,
 ) -> str:
-    """Render records; ``single`` prints one record (JSON object, vertical table) instead of a list."""
-    cols = _columns(records, columns)
+    """Render records; ``single`` prints one record (JSON object, vertical table) instead of a list.
+
+    ``header``: the columns of a CSV/TSV with no records; ``excel``: CSV with a BOM and ``;`` (Swedish Excel).
+    """
+    cols = _columns(records, columns) or list(header)
     if fmt == "json":
         payload: Any = dict(records[0]) if single and records else [dict(r) for r in records]
         return json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default) + "\n"
@@ -79,7 +94,9 @@ def render(
         from per_cli.spreadsheet.cells import CsvWriter
 
         buf = io.StringIO()
-        writer = CsvWriter(buf, delimiter="," if fmt == "csv" else "\t")
+        if excel:
+            buf.write("\ufeff")
+        writer = CsvWriter(buf, delimiter=("\t" if fmt == "tsv" else ";" if excel else ","))
         writer.writerow(cols)
         for rec in records:
             writer.writerow([sheet_cell(rec.get(c)) for c in cols])
@@ -99,10 +116,62 @@ def render(
 
 
 def emit(records: Sequence[Record], fmt: str = "table", **kwargs: Any) -> None:
+    """Records to stdout, or to the command's ``--output`` file, as ``--format``/``--excel`` say."""
     import sys
 
-    sys.stdout.write(render(records, fmt, **kwargs))
+    settings = output_settings()
+    output, excel = settings.get("output"), bool(settings.get("excel"))
+    if excel:
+        fmt = "csv"
+    if fmt == "xlsx":
+        if not output:
+            raise click.UsageError("--format xlsx writes a workbook: add --output FILE")
+        cols = _columns(records, kwargs.get("columns")) or list(kwargs.get("header", ()))
+        data = workbook(records, cols)
+    else:
+        data = render(records, fmt, excel=excel, **kwargs).encode("utf-8")
+    if output:
+        from per_cli.files import write_private
+
+        write_private(output, data, field="--output")
+        return
+    sys.stdout.flush()  # anything printed before goes first
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
+
+
+#: where ``format_option`` keeps ``--format``, ``--output`` and ``--excel`` for :func:`emit` (the context's meta)
+OUTPUT_META = "per.output"
+
+
+def output_settings() -> dict[str, Any]:
+    """The running command's ``fmt``, ``output`` and ``excel`` (empty outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get(OUTPUT_META, {})) if ctx is not None else {}
+
+
+def workbook(records: Sequence[Record], columns: Sequence[str], *, title: str = "per") -> bytes:
+    """Records as an XLSX workbook (openpyxl, write-only): a header row, then a row per record; numbers, dates and
+    times as data, every string a text cell (never a formula)."""
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+
+    from per_cli.spreadsheet.cells import excel_cell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title)
+    sheet.append([excel_cell(sheet, c) for c in columns])
+    for rec in records:
+        sheet.append([excel_cell(sheet, _excel_value(rec.get(c))) for c in columns])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _excel_value(value: Any) -> Any:
+    """What a workbook cell holds: numbers, dates, times and booleans as they are, anything else its cell text."""
+    if value is None or (isinstance(value, int | float | date | datetime) and not isinstance(value, bool)):
+        return value
+    return _cell(value)
 
 
 #: the cell text and the JSON conversions, for documents of several record sets (``per_cli.cli.document``)
