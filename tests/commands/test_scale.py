@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -63,10 +64,11 @@ def test_show_in_the_other_formats() -> None:
 
 
 def test_format_choices_are_the_shared_ones() -> None:
-    from commands.scale import _FORMATS
-    from per_cli.cli.output import FORMATS
+    from commands.scale import list_scales
+    from per_cli.cli.output import DOCUMENT_FORMATS
 
-    assert _FORMATS == FORMATS
+    option = next(p for p in list_scales.params if p.name == "fmt")
+    assert isinstance(option.type, click.Choice) and tuple(option.type.choices) == DOCUMENT_FORMATS
 
 
 def test_list_with_extra_dir_from_environment(
@@ -132,7 +134,12 @@ def test_invalid_extra_file_through_the_root_command(tmp_path: Path, write_scale
     assert f"{path}: name: is required" in result.output
 
 
-def test_command_module_imports_only_click() -> None:
-    code = "import sys, commands.scale; print(sorted(m for m in sys.modules if m.startswith('per_cli')))"
+def test_command_module_imports_only_click_and_the_shared_options() -> None:
+    """The shared ``--format``/``--output``/``--excel`` options, and nothing of the scales or the database."""
+    code = "import sys, commands.scale; print(' '.join(sorted(m for m in sys.modules if m.startswith('per_cli'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    loaded = set(out.split())
+    assert loaded <= {"per_cli", "per_cli.cli", "per_cli.cli.options", "per_cli.cli.output", "per_cli.errors"} | {
+        m for m in loaded if m.startswith("per_cli.identity")
+    }
+    assert not {m for m in loaded if m.startswith(("per_cli.scales", "per_cli.db"))}
