@@ -24,8 +24,10 @@ def cli() -> None:
 @click.option("--patient", metavar="PNR", help="Only events about this patient.")
 @click.option("--actor", help="Only events by this actor.")
 @click.option("--action", help="Only this action, e.g. patient.show (* matches anything: 'login.*').")
+@click.option("--outcome", type=click.Choice(["ok", "denied", "error"]), help="Only events with this outcome.")
 @period_options
-@click.option("--limit", type=click.IntRange(1), help="At most this many events.")
+@click.option("--limit", type=click.IntRange(1), help="The newest this many events.  [default: 50]")
+@click.option("--all", "all_", is_flag=True, help="Every matching event (instead of the newest 50).")
 @format_option()
 @flags(patient="--patient")
 @click.pass_obj
@@ -34,22 +36,36 @@ def list_(
     patient: str | None,
     actor: str | None,
     action: str | None,
+    outcome: str | None,
     since: datetime | None,
     until: datetime | None,
     limit: int | None,
+    all_: bool,
     fmt: str,
 ) -> None:
-    """List audit events, oldest first.
+    """List audit events, newest first: the newest 50 unless --limit N or --all.
+
+    --since and --until take a day (YYYY-MM-DD, today, yesterday), a moment (YYYY-MM-DDTHH:MM) or a time
+    ago (30m, 2h, 7d, 1w). Long output streams; the json, jsonl, csv, tsv and plain formats print as they read.
 
     \b
-    Example:
-      per audit list --patient 191212121212 --since 2026-01-01 --format json
+    Examples:
+      per audit list --since today --outcome denied
+      per audit list --patient 191212121212 --since 7d --all --format jsonl
     """
-    from per_cli.audit.query import AuditFilter, list_events
-    from per_cli.cli.output import emit
+    if all_ and limit is not None:
+        raise click.UsageError("--all and --limit contradict each other: give one")
+    from per_cli.audit.query import COLUMNS, AuditFilter, list_events
+    from per_cli.cli.output import emit_stream
 
-    flt = AuditFilter(patient=patient, actor=actor, action=action, since=since, until=until)
-    emit(list_events(app, flt, limit=limit), fmt)
+    flt = AuditFilter(patient=patient, actor=actor, action=action, since=since, until=until, outcome=outcome)
+    listed = list_events(
+        app, flt, lambda rows: emit_stream(rows, fmt, columns=COLUMNS), limit=None if all_ else limit or 50
+    )
+    if not listed.shown:
+        app.note("no events match")
+    elif listed.more:
+        app.note(f"showing the newest {listed.shown}; --limit N or --all for more")
 
 
 @cli.command("verify")

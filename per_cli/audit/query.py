@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ class AuditFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    outcome: str | None = None
 
 
 def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEvent, str | None]], int | None]:
@@ -52,7 +53,13 @@ def filtered(session: Session, flt: AuditFilter) -> tuple[Select[tuple[AuditEven
         query = query.where(AuditEvent.at >= flt.since)
     if flt.until:
         query = query.where(AuditEvent.at < flt.until)
+    if flt.outcome:
+        query = query.where(AuditEvent.outcome == flt.outcome)
     return query.order_by(AuditEvent.id), patient_id
+
+
+#: the keys of an event as listed
+COLUMNS = ("id", "at", "actor", "action", "personnummer", "unit", "outcome", "details")
 
 
 def event_record(ev: AuditEvent, personnummer: str | None) -> dict[str, Any]:
@@ -68,22 +75,51 @@ def event_record(ev: AuditEvent, personnummer: str | None) -> dict[str, Any]:
     }
 
 
-def list_events(uow: UnitOfWork, flt: AuditFilter, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Events matching the filter; reading the log is itself an audited access (filter and rows shown)."""
-    with uow.transaction() as session:
-        return _list_events(session, uow.actor, flt, limit)
+@dataclass
+class Listed:
+    """How many events were listed, and whether ``limit`` left newer-than-the-rest ones out."""
+
+    shown: int = 0
+    more: bool = False
 
 
-def _list_events(session: Session, actor: str, flt: AuditFilter, limit: int | None) -> list[dict[str, Any]]:
+def list_events(
+    uow: UnitOfWork,
+    flt: AuditFilter,
+    out: Callable[[Iterable[dict[str, Any]]], None],
+    *,
+    limit: int | None = 50,
+) -> Listed:
+    """Hand the newest ``limit`` events matching the filter (all with ``None``), newest first, to ``out``.
+
+    They stream from the database as ``out`` consumes them. Reading one patient's log is itself an audited
+    access, recorded in the same transaction once they are read.
+    """
     from per_cli.audit.events import Event, record
 
-    query, patient_id = filtered(session, flt)
-    if limit:
-        query = query.limit(limit)
-    records: Sequence[dict[str, Any]] = [event_record(ev, pnr) for ev, pnr in session.execute(query).tuples()]
-    details = {"events": len(records), "filter": used_filter(flt, limit=limit)}
-    record(session, Event(actor=actor, action="audit.list", patient_id=patient_id, details=details))
-    return list(records)
+    with uow.transaction() as session:
+        query, patient_id = filtered(session, flt)
+        query = query.order_by(None).order_by(AuditEvent.id.desc())
+        if limit is not None:
+            query = query.limit(limit + 1)  # one more tells whether there are more
+        listed = Listed()
+        result = session.execute(query.execution_options(yield_per=500)).tuples()
+
+        def records() -> Iterator[dict[str, Any]]:
+            for ev, pnr in result:
+                if listed.shown == limit:
+                    listed.more = True
+                    return
+                listed.shown += 1
+                yield event_record(ev, pnr)
+
+        try:
+            out(records())
+        finally:
+            result.close()
+        details = {"events": listed.shown, "filter": used_filter(flt, limit=limit)}
+        record(session, Event(actor=uow.actor, action="audit.list", patient_id=patient_id, details=details))
+        return listed
 
 
 def used_filter(flt: Any, **extra: Any) -> dict[str, Any]:

@@ -177,17 +177,29 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
 # --- a period: --since / --until ---
 
 
-def parse_moment(text: str, *, end: bool = False) -> datetime:
-    """``YYYY-MM-DD`` (start of day, or with ``end`` the start of the next day) or an ISO time; naive is local."""
-    value = text.strip()
-    if len(value) == 10:
-        day = date.fromisoformat(value)
-        moment = datetime.combine(day, time())
+_AGO = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_moment(text: str, *, end: bool = False, now: datetime | None = None) -> datetime:
+    """A day or a moment; naive is local.
+
+    ``YYYY-MM-DD``, ``today`` and ``yesterday`` are the start of that day (with ``end`` the start of the next);
+    ``7d``, ``2h``, ``30m``, ``1w`` are that long before ``now``; anything else is an ISO time.
+    """
+    value = text.strip().lower()
+    now = now or datetime.now().astimezone()
+    day_only = len(value) == 10 or value in ("today", "yesterday")
+    if value in ("today", "yesterday"):
+        moment = datetime.combine(now.date() - timedelta(days=1 if value == "yesterday" else 0), time())
+    elif len(value) >= 2 and value[:-1].isdigit() and value[-1] in _AGO:
+        moment = now - int(value[:-1]) * _AGO[value[-1]]
+    elif len(value) == 10:
+        moment = datetime.combine(date.fromisoformat(value), time())
     else:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.upper())
     if not 1900 <= moment.year <= 9000:  # also keeps the arithmetic below and the database's clocks in range
-        raise ValueError(f"{value} is outside the years 1900–9000")
-    if len(value) == 10 and end:
+        raise ValueError(f"{text.strip()} is outside the years 1900–9000")
+    if day_only and end:
         moment += timedelta(days=1)
     return moment.astimezone() if moment.tzinfo is None else moment
 
@@ -211,7 +223,8 @@ class Moment(_MomentType):
         except (ValueError, OverflowError) as exc:
             reason = str(exc) if "outside the years" in str(exc) else "not a date or time"
             raise InvalidInput(
-                f"{reason} (YYYY-MM-DD or YYYY-MM-DDTHH:MM): {str(value).strip()!r}", field=_flag(param)
+                f"{reason} (YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d, 2h): {str(value).strip()!r}",
+                field=_flag(param),
             ) from None
 
 
@@ -221,13 +234,15 @@ def period_options(fn: F) -> F:
         "--until",
         type=Moment(end=True),
         metavar="DATE|TIME",
-        help="Up to the end of this day, or up to this moment (YYYY-MM-DDTHH:MM, exclusive).",
+        help="Up to the end of this day (YYYY-MM-DD, today, yesterday), or up to this moment (YYYY-MM-DDTHH:MM, 2h, "
+        "7d ago; exclusive).",
     )(fn)
     fn = click.option(
         "--since",
         type=Moment(),
         metavar="DATE|TIME",
-        help="From this day (YYYY-MM-DD, local time) or this moment (YYYY-MM-DDTHH:MM), inclusive.",
+        help="From this day (YYYY-MM-DD, today, yesterday; local time) or this moment (YYYY-MM-DDTHH:MM, or 2h, 7d "
+        "ago), inclusive.",
     )(fn)
     return flags(since="--since", until="--until")(fn)
 

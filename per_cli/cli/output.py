@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -172,6 +172,41 @@ def _excel_value(value: Any) -> Any:
     if value is None or (isinstance(value, int | float | date | datetime) and not isinstance(value, bool)):
         return value
     return _cell(value)
+
+
+def emit_stream(records: Iterable[Record], fmt: str = "table", *, columns: Sequence[str], chunk: int = 500) -> None:
+    """Print records as they come, ``chunk`` at a time: the same text as :func:`emit` of them all.
+
+    The table format needs every row for its column widths, so it is gathered first (use another format for
+    long output).
+    """
+    import itertools
+    import sys
+
+    settings = output_settings()
+    if fmt not in ("json", "jsonl", "csv", "tsv", "plain") or settings.get("output") or settings.get("excel"):
+        emit(list(records), fmt, columns=columns)
+        return
+    rows = iter(records)
+    first = True
+    while batch := list(itertools.islice(rows, chunk)):
+        if fmt == "json":
+            items = (json.dumps(dict(r), ensure_ascii=False, indent=2, default=_json_default) for r in batch)
+            text = ",\n".join("  " + item.replace("\n", "\n  ") for item in items)
+            text = ("[\n" if first else ",\n") + text
+        else:
+            text = render(batch, fmt, columns=columns)
+            if not first and fmt in ("csv", "tsv"):
+                text = text.split("\n", 1)[1]  # the header row once
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+        first = False
+    if first:
+        emit([], fmt, columns=columns)
+    elif fmt == "json":
+        sys.stdout.buffer.write(b"\n]\n")
+        sys.stdout.flush()
 
 
 #: the cell text and the JSON conversions, for documents of several record sets (``per_cli.cli.document``)

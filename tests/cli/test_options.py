@@ -42,7 +42,10 @@ def test_a_moment_keeps_its_offset_and_a_naive_one_is_local() -> None:
 def test_a_bad_moment_is_the_domain_error_naming_the_flag() -> None:
     result = CliRunner().invoke(_period_command(), ["--until", "31/1"])
     assert isinstance(result.exception, InvalidInput)
-    assert str(result.exception) == "--until: not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): '31/1'"
+    assert (
+        str(result.exception)
+        == "--until: not a date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d, 2h): '31/1'"
+    )
 
 
 def test_flags_rename_the_domain_field_of_the_same_error() -> None:
@@ -79,7 +82,7 @@ def test_period_through_a_real_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["audit", "list", "--since", "tomorrow"], env=env)
     assert (result.exit_code, result.stderr) == (
         1,
-        "Error: --since: not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): 'tomorrow'\n",
+        "Error: --since: not a date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d, 2h): 'tomorrow'\n",
     )
     assert not (tmp_path / "per.db").exists()
 

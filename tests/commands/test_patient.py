@@ -201,7 +201,7 @@ def test_list_filters_and_audits_each_patient_shown(per: RunPer, tolvan: str) ->
     assert [r["personnummer"] for r in json.loads(result.stdout)] == ["19701063-2391"]
     assert per("patient", "list", "--search", "TOLV", "--limit", "1", "--format", "jsonl").stdout.count("\n") == 1
     events = json.loads(per("audit", "list", "--action", "patient.list", "--format", "json").stdout)
-    assert [e["personnummer"] for e in events] == ["19701063-2391", "19121212-1212"]
+    assert [e["personnummer"] for e in events] == ["19121212-1212", "19701063-2391"]  # newest first
 
 
 def test_edit_profile_changes_contact_details(per: RunPer, tolvan: str) -> None:

@@ -61,9 +61,10 @@ def count(db: sa.Engine, table: str) -> int:
 
 
 def events(per: RunPer, action: str = "registration.*") -> list[dict[str, object]]:
-    result = per("audit", "list", "--action", action, "--format", "json")
+    """The events in the order they happened (`audit list` shows the newest first)."""
+    result = per("audit", "list", "--action", action, "--all", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    return list(json.loads(result.stdout))
+    return list(reversed(json.loads(result.stdout)))
 
 
 def new(per: RunPer, *scales: str, pnr: str = TOLVAN) -> int:
@@ -638,7 +639,7 @@ EXPORT_REFUSED = [
         (["--scale", "EQ5D"], f"Error: --scale: unknown scale 'EQ5D'; known scales: {KNOWN}\n"),
         (["--unit", "NOPE"], "Error: --unit: no care unit NOPE; see `per unit list`\n"),
         (["--since", "2026-13-01"],
-         "Error: --since: not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM): '2026-13-01'\n"),
+         "Error: --since: not a date or time (YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d, 2h): '2026-13-01'\n"),
 ]  # fmt: skip
 
 
