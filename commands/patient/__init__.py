@@ -163,7 +163,11 @@ def enrol(
 @format_option()
 @click.pass_obj
 def show(app: App, personnummer: str, fmt: str) -> None:
-    """Show a patient's profile (the access is audited).
+    """Show a patient's profile and login status (the access is audited).
+
+    The login status: whether a password is set and must be changed, when and where it was last sent, failed
+    tries since the last login, locked until when (`per patient unlock` lifts it), the last login and its
+    method, and how many sessions are open.
 
     \b
     Example:
@@ -315,6 +319,50 @@ def exclude(app: App, personnummer: str, on: str | None, reason: str | None, fmt
     record = exclude_patient(app, personnummer, on=on, reason=reason)
     app.note(f"Excluded {record['personnummer']} on {record['excluded_on'].isoformat()}.")
     emit([record], fmt, single=True)
+
+
+@cli.command("include")
+@click.argument("personnummer")
+@format_option()
+@click.pass_obj
+def include(app: App, personnummer: str, fmt: str) -> None:
+    """Undo an exclusion: the patient is in the registry again (audited).
+
+    \b
+    Example:
+      per patient include 191212121212
+    """
+    from per_cli.cli.output import emit
+    from per_cli.patients.register import include_patient
+
+    record, was = include_patient(app, personnummer)
+    app.note(f"Included {record['personnummer']} again (was excluded on {was.isoformat()}).")
+    emit([record], fmt, single=True)
+
+
+@cli.command("unlock")
+@click.argument("personnummer")
+@click.pass_obj
+def unlock(app: App, personnummer: str) -> None:
+    """Forget a patient's failed login tries and lift a lock, without a new password (audited).
+
+    `per patient show` says whether the patient is locked and how many tries failed.
+
+    \b
+    Example:
+      per patient unlock 191212121212
+    """
+    from per_cli.credentials.status import unlock_patient
+
+    shown, failed, locked_until = unlock_patient(app, personnummer)
+    if locked_until is not None:
+        app.note(
+            f"Unlocked {shown} (was locked until {locked_until.astimezone():%Y-%m-%d %H:%M}, {failed} failed tries)."
+        )
+    elif failed:
+        app.note(f"Cleared {failed} failed tries of {shown}; it was not locked.")
+    else:
+        app.note(f"{shown} was not locked and had no failed tries: nothing to do.")
 
 
 def _register_rights() -> None:

@@ -277,11 +277,15 @@ def enrol_one(
 
 
 def show_patient(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:
+    """The patient as printed, and why they can or cannot log in (``credentials.status``)."""
+    from per_cli.credentials.status import login_status
+
     with uow.transaction() as session:
         patient = find_patient(session, personnummer)
         unit_code, credential = load_with_unit(session, patient)
         _audit(session, uow.actor, "patient.show", patient, unit_code)
-        return patient_record(patient, unit_code, credential)
+        status = login_status(session, uow.config, patient.id, credential)
+        return {**patient_record(patient, unit_code, credential), **status}
 
 
 def edit_profile(
@@ -308,6 +312,20 @@ def exclude_patient(
         unit_code, credential = load_with_unit(session, patient)
         _audit(session, uow.actor, "patient.exclude", patient, unit_code, {"excluded_on": when.isoformat()})
         return patient_record(patient, unit_code, credential)
+
+
+def include_patient(uow: UnitOfWork, personnummer: str) -> tuple[dict[str, Any], date]:
+    """Undo an exclusion (audited ``patient.include``); returns the patient as printed and the date undone."""
+    with uow.transaction() as session:
+        patient = find_patient(session, personnummer)
+        was = patient.excluded_on
+        if was is None:
+            raise Conflict("this patient is not excluded: nothing to undo", field="personnummer")
+        patient.excluded_on = patient.exclusion_reason = None
+        patient.updated_at = utcnow()
+        unit_code, credential = load_with_unit(session, patient)
+        _audit(session, uow.actor, "patient.include", patient, unit_code, {"excluded_on": was.isoformat()})
+        return patient_record(patient, unit_code, credential), was
 
 
 def list_records(uow: UnitOfWork, *, unit: str | None, search: str | None, limit: int) -> list[dict[str, Any]]:
