@@ -174,9 +174,9 @@ def show(app: App, personnummer: str, fmt: str) -> None:
       per patient show 1212121212 --format json
     """
     from per_cli.cli.output import emit
-    from per_cli.patients.register import show_patient
+    from per_cli.credentials.status import show_with_login_status
 
-    emit([show_patient(app, personnummer)], fmt, single=True)
+    emit([show_with_login_status(app, personnummer)], fmt, single=True)
 
 
 @cli.command("list")

@@ -64,6 +64,19 @@ def login_status(
     }
 
 
+def show_with_login_status(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:
+    """``patient show``: the patient as printed and why they can or cannot log in, one audited read."""
+    from per_cli.audit.events import Event, record
+    from per_cli.patients.register import find_patient, load_with_unit, patient_record
+
+    with uow.transaction() as session:
+        patient = find_patient(session, personnummer)
+        unit_code, credential = load_with_unit(session, patient)
+        record(session, Event(actor=uow.actor, action="patient.show", patient_id=patient.id, unit_code=unit_code))
+        status = login_status(session, uow.config, patient.id, credential)
+        return {**patient_record(patient, unit_code, credential), **status}
+
+
 def unlock_patient(uow: UnitOfWork, personnummer: str) -> tuple[str, int, datetime | None]:
     """Forget the patient's failed tries and lift a lock (audited ``patient.unlock``).
 

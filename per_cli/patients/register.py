@@ -277,15 +277,12 @@ def enrol_one(
 
 
 def show_patient(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:
-    """The patient as printed, and why they can or cannot log in (``credentials.status``)."""
-    from per_cli.credentials.status import login_status
-
+    """The patient as printed (``credentials.status.show_with_login_status`` adds the login status)."""
     with uow.transaction() as session:
         patient = find_patient(session, personnummer)
         unit_code, credential = load_with_unit(session, patient)
         _audit(session, uow.actor, "patient.show", patient, unit_code)
-        status = login_status(session, uow.config, patient.id, credential)
-        return {**patient_record(patient, unit_code, credential), **status}
+        return patient_record(patient, unit_code, credential)
 
 
 def edit_profile(
