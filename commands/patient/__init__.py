@@ -342,8 +342,9 @@ def include(app: App, personnummer: str, fmt: str) -> None:
 
 @cli.command("unlock")
 @click.argument("personnummer")
+@format_option()
 @click.pass_obj
-def unlock(app: App, personnummer: str) -> None:
+def unlock(app: App, personnummer: str, fmt: str) -> None:
     """Forget a patient's failed login tries and lift a lock, without a new password (audited).
 
     `per patient show` says whether the patient is locked and how many tries failed.
@@ -352,9 +353,11 @@ def unlock(app: App, personnummer: str) -> None:
     Example:
       per patient unlock 191212121212
     """
+    from per_cli.cli.output import emit
     from per_cli.credentials.status import unlock_patient
 
-    shown, failed, locked_until = unlock_patient(app, personnummer)
+    record = unlock_patient(app, personnummer)
+    shown, failed, locked_until = record["personnummer"], record["failed_logins_cleared"], record["was_locked_until"]
     if locked_until is not None:
         app.note(
             f"Unlocked {shown} (was locked until {locked_until.astimezone():%Y-%m-%d %H:%M}, {failed} failed tries)."
@@ -363,6 +366,7 @@ def unlock(app: App, personnummer: str) -> None:
         app.note(f"Cleared {failed} failed tries of {shown}; it was not locked.")
     else:
         app.note(f"{shown} was not locked and had no failed tries: nothing to do.")
+    emit([record], fmt, single=True)
 
 
 def _register_rights() -> None:

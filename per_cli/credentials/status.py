@@ -77,10 +77,10 @@ def show_with_login_status(uow: UnitOfWork, personnummer: str) -> dict[str, Any]
         return {**patient_record(patient, unit_code, credential), **status}
 
 
-def unlock_patient(uow: UnitOfWork, personnummer: str) -> tuple[str, int, datetime | None]:
+def unlock_patient(uow: UnitOfWork, personnummer: str) -> dict[str, Any]:
     """Forget the patient's failed tries and lift a lock (audited ``patient.unlock``).
 
-    Returns the personnummer as shown, and the failed tries and lock there were.
+    Returns the personnummer as shown, the failed tries cleared and until when it was locked (``None``: not).
     """
     from per_cli.audit.events import Event, record
     from per_cli.credentials.lockout import clear_patient
@@ -96,4 +96,8 @@ def unlock_patient(uow: UnitOfWork, personnummer: str) -> tuple[str, int, dateti
             actor=uow.actor, action="patient.unlock", patient_id=patient.id, unit_code=unit_code, details=details
         )
         record(session, event)
-        return display_pnr(patient.personnummer), failed, locked_until
+        return {
+            "personnummer": display_pnr(patient.personnummer),
+            "failed_logins_cleared": failed,
+            "was_locked_until": locked_until,
+        }

@@ -57,8 +57,13 @@ def test_sent_password_failed_tries_lock_and_unlock(world: World) -> None:
     locked_until = datetime.fromisoformat(shown["locked_until"])
     assert timedelta(minutes=14) < locked_until - datetime.now(UTC) <= timedelta(minutes=15)
 
-    unlocked = world.per("patient", "unlock", "1212121212")
+    unlocked = world.per("patient", "unlock", "1212121212", "--format", "json")
     assert unlocked.exit_code == 0
+    assert json.loads(unlocked.stdout) == {
+        "personnummer": "19121212-1212",
+        "failed_logins_cleared": failed,
+        "was_locked_until": shown["locked_until"],
+    }
     assert unlocked.stderr == (
         f"Unlocked 19121212-1212 (was locked until {locked_until.astimezone():%Y-%m-%d %H:%M}, "
         f"{failed} failed tries).\n"
