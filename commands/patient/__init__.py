@@ -181,22 +181,36 @@ def show(app: App, personnummer: str, fmt: str) -> None:
 
 @cli.command("list")
 @click.option("--unit", shell_complete=complete_units, help="Only patients of this care unit.")
-@click.option("--search", help="Part of a first name, last name or e-mail address.")
+@click.option(
+    "--search",
+    help="Part of a name, e-mail address, mobile number (any form) or personnummer; every word must match.",
+)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @format_option()
 @flags(unit="--unit")
 @click.pass_obj
 def list_(app: App, unit: str | None, search: str | None, limit: int, fmt: str) -> None:
-    """List patients (each patient listed is an audited access).
+    """List patients by last name, then first name, in Swedish order (each patient listed is an audited access).
+
+    The search ignores case but not å, ä and ö ("östen" finds Östen, "osten" does not; other accents may be
+    left out). A number is matched by its digits however it is written: a mobile as 070-174 06 05 or
+    +46 70 174, a personnummer or part of it. Stderr says "showing N of M" when --limit cuts the list.
 
     \b
-    Example:
+    Examples:
       per patient list --unit NEURO-SU --search tolv --format csv
+      per patient list --search "070-174 06 05"
+      per patient list --search "åsa öberg"
     """
     from per_cli.cli.output import emit
     from per_cli.patients.register import list_records
 
-    records = list_records(app, unit=unit, search=search, limit=limit)
+    records, total = list_records(app, unit=unit, search=search, limit=limit)
+    if not records:
+        app.note("no patients match")
+    elif total > len(records):
+        more = f"--limit {total} shows all" if total <= 100_000 else "narrow it with --unit or --search"
+        app.note(f"showing {len(records)} of {total} ({more})")
     emit(
         records,
         fmt,

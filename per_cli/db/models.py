@@ -79,6 +79,7 @@ class Patient(Base):
     """A patient in the register; ``personnummer`` is the canonical 12-digit form."""
 
     __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_sort_key", "sort_key", "personnummer"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     personnummer: Mapped[str] = mapped_column(String(12), unique=True)
     first_name: Mapped[str] = mapped_column(String(200))
@@ -98,6 +99,10 @@ class Patient(Base):
     #: set by a database trigger when the contact replaces an earlier one (migration i14a); never by the program
     mobile_replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: ``patients.search``: names, e-mail, mobile and personnummer as searched, and the Swedish sort key
+    #: (compared byte by byte: PostgreSQL's "C" collation is SQLite's default)
+    search_text: Mapped[str | None] = mapped_column(Text)
+    sort_key: Mapped[str | None] = mapped_column(String(260).with_variant(String(260, collation="C"), "postgresql"))
 
 
 class PatientCredential(Base):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +86,17 @@ def lock_enrolled(session: Session, patient_ids: Iterable[int]) -> set[int]:
 
 def new_patient(data: PatientData, unit_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Column values for an insert (shared by single and bulk enrolment)."""
+    from per_cli.patients.search import search_columns
+
     now = now or utcnow()
+    mobile = data.mobile.e164 if data.mobile else None
+    columns = search_columns(
+        personnummer=data.personnummer.canonical,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        email=data.email,
+        mobile=mobile,
+    )
     return {
         "personnummer": data.personnummer.canonical,
         "first_name": data.first_name,
@@ -101,6 +111,7 @@ def new_patient(data: PatientData, unit_id: int, now: datetime | None = None) ->
         "registered_on": data.registered_on,
         "created_at": now,
         "updated_at": now,
+        **columns,
     }
 
 
@@ -141,7 +152,22 @@ def apply_change(patient: Patient, values: Mapping[str, Any]) -> list[str]:
         setattr(patient, key, values[key])
     if changed:
         patient.updated_at = utcnow()
+        refresh_search(patient)
     return changed
+
+
+def refresh_search(patient: Patient) -> None:
+    """Store the search column and sort key that the patient's names, e-mail and mobile give now."""
+    from per_cli.patients.search import search_columns
+
+    columns = search_columns(
+        personnummer=patient.personnummer,
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        email=patient.email,
+        mobile=patient.mobile,
+    )
+    patient.search_text, patient.sort_key = columns["search_text"], columns["sort_key"]
 
 
 def exclude(patient: Patient, on: date, reason: str | None) -> None:
@@ -185,27 +211,32 @@ def load_with_unit(session: Session, patient: Patient) -> tuple[str, PatientCred
     return unit_code, credential
 
 
+def _matching(unit: CareUnit | None, search: str | None) -> list[ColumnElement[bool]]:
+    """The conditions of a patient listing: the unit, and every search term in the search column."""
+    from per_cli.db.rows import LIKE_ESCAPE, escape_like
+    from per_cli.patients.search import search_terms
+
+    conditions: list[ColumnElement[bool]] = []
+    if unit is not None:
+        conditions.append(Patient.unit_id == unit.id)
+    for alternatives in search_terms(search or ""):
+        likes = [Patient.search_text.like(f"%{escape_like(t)}%", escape=LIKE_ESCAPE) for t in alternatives]
+        conditions.append(or_(*likes))
+    return conditions
+
+
 def list_patients(
     session: Session, *, unit: CareUnit | None, search: str | None, limit: int
 ) -> list[tuple[Patient, str]]:
+    """The first ``limit`` matching patients in Swedish order of last name, first name (``patients.search``)."""
     query = select(Patient, CareUnit.code).join(CareUnit, CareUnit.id == Patient.unit_id)
-    if unit is not None:
-        query = query.where(Patient.unit_id == unit.id)
-    if search:
-        from sqlalchemy import func
-
-        from per_cli.db.rows import LIKE_ESCAPE, escape_like
-
-        like = f"%{escape_like(search.strip().lower())}%"  # % and _ in the search are literal
-        query = query.where(
-            or_(
-                func.lower(Patient.first_name).like(like, escape=LIKE_ESCAPE),
-                func.lower(Patient.last_name).like(like, escape=LIKE_ESCAPE),
-                Patient.email.like(like, escape=LIKE_ESCAPE),
-            )
-        )
-    query = query.order_by(Patient.last_name, Patient.first_name, Patient.personnummer).limit(limit)
+    query = query.where(*_matching(unit, search))
+    query = query.order_by(Patient.sort_key, Patient.personnummer).limit(limit)
     return [(p, code) for p, code in session.execute(query).tuples()]
+
+
+def count_patients(session: Session, *, unit: CareUnit | None, search: str | None) -> int:
+    return int(session.execute(select(func.count()).select_from(Patient).where(*_matching(unit, search))).scalar_one())
 
 
 # --- use cases: each reads or changes patient data and writes its audit event in the same transaction ---
@@ -325,8 +356,10 @@ def include_patient(uow: UnitOfWork, personnummer: str) -> tuple[dict[str, Any],
         return patient_record(patient, unit_code, credential), was
 
 
-def list_records(uow: UnitOfWork, *, unit: str | None, search: str | None, limit: int) -> list[dict[str, Any]]:
-    """Patients by name (each one listed is an audited access)."""
+def list_records(
+    uow: UnitOfWork, *, unit: str | None, search: str | None, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Patients in Swedish name order (each one listed is an audited access), and how many match in all."""
     from per_cli.audit.events import Event, record_many
     from per_cli.patients.units import get_unit
 
@@ -335,4 +368,5 @@ def list_records(uow: UnitOfWork, *, unit: str | None, search: str | None, limit
         rows = list_patients(session, unit=care_unit, search=search, limit=limit)
         events = [Event(actor=uow.actor, action="patient.list", patient_id=p.id, unit_code=code) for p, code in rows]
         record_many(session, events)
-        return [patient_record(p, code) for p, code in rows]
+        total = count_patients(session, unit=care_unit, search=search) if len(rows) == limit else len(rows)
+        return [patient_record(p, code) for p, code in rows], total

@@ -156,12 +156,22 @@ def test_show_table_output_is_exact(per: RunPer, tolvan: str) -> None:
     result = per("patient", "show", TOLVAN)
     lines = result.stdout.splitlines()
     assert lines[:6] == [
-        "personnummer      19121212-1212",
-        "first_name        Tolvan",
-        "last_name         Tolvansson",
-        "unit              NEURO-SU",
-        "mobile            +46701740605",
-        "mobile_type       mobile",
+        "personnummer          19121212-1212",
+        "first_name            Tolvan",
+        "last_name             Tolvansson",
+        "unit                  NEURO-SU",
+        "mobile                +46701740605",
+        "mobile_type           mobile",
+    ]
+    assert lines[-8:] == [  # the login status (tests/credentials/test_status.py)
+        "password_set          no",
+        "password_set_at",
+        "must_change_password",
+        "failed_logins         0",
+        "locked_until",
+        "last_login_at",
+        "last_login_method",
+        "open_sessions         0",
     ]
 
 

@@ -27,6 +27,7 @@ from per_cli.db.faults import describe_refusal
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
 from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
+from per_cli.patients.search import search_columns
 from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment_lock, next_patient_id, tombstones
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ _INSERT = (
     "registered_on",
     "created_at",
     "updated_at",
+    "search_text",
+    "sort_key",
 )
 #: a row's update: its line, the patient as read, the columns to change
 _Update = tuple[int, Mapping[str, Any], dict[str, Any]]
@@ -254,6 +257,7 @@ def _insert(
             r.registered_on,  # ISO text: SQLite's storage form of a date; PostgreSQL casts it
             now,
             now,
+            *_search(r.personnummer, r.first_name, r.last_name, r.email, r.mobile),
         )
         for r in rows
     ]
@@ -290,7 +294,12 @@ def _update(conn: Connection, updates: list[_Update], summary: Summary, actor: s
     now = utcnow()
     events = []
     for line, current, changes in updates:  # few in practice; each row changes its own set of columns
-        statement = update(table).where(table.c.id == bindparam("pid")).values(**changes, updated_at=now)
+        merged = {**current, **changes}
+        text, key = _search(
+            merged["personnummer"], merged["first_name"], merged["last_name"], merged["email"], merged["mobile"]
+        )
+        values = {**changes, "search_text": text, "sort_key": key}
+        statement = update(table).where(table.c.id == bindparam("pid")).values(**values, updated_at=now)
         conn.execute(statement, {"pid": current["id"]})
         events.append(
             Event(
@@ -303,6 +312,12 @@ def _update(conn: Connection, updates: list[_Update], summary: Summary, actor: s
         )
     summary.updated += len(updates)
     return events
+
+
+def _search(pnr: str, first: str, last: str, email: str | None, mobile: str | None) -> tuple[str, str]:
+    """The search column and sort key of a row written here (``patients.search``)."""
+    columns = search_columns(personnummer=pnr, first_name=first, last_name=last, email=email, mobile=mobile)
+    return columns["search_text"], columns["sort_key"]
 
 
 def _unit_codes(conn: Connection) -> dict[int, str]:
