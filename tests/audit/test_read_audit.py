@@ -14,7 +14,7 @@ from tests.helpers.per import TOLVAN, RunPer
 
 def _last(per: RunPer, action: str) -> dict[str, object]:
     found = json.loads(per("audit", "list", "--action", action, "--format", "json").stdout)
-    return dict(found[-1])
+    return dict(found[0])  # newest first
 
 
 def test_every_audit_list_is_recorded_with_its_filter_and_the_rows_shown(per: RunPer, engine: Engine) -> None:
@@ -34,7 +34,7 @@ def test_a_patients_log_read_names_the_patient_by_id_not_in_the_details(per: Run
     assert per("audit", "list", "--patient", TOLVAN).exit_code == 0
     listed = _last(per, "audit.list")
     assert listed["personnummer"] == "19121212-1212"
-    assert listed["details"] == {"events": 1, "filter": {}}
+    assert listed["details"] == {"events": 1, "filter": {"limit": 50}}  # the default limit
     assert "1212" not in json.dumps(listed["details"])
 
 
