@@ -68,6 +68,7 @@ def _baseline(path: Path, db: Path) -> float:
 
 def _per(path: Path, url: str, env: dict[str, str]) -> float:
     env = {**env, "PER_DATABASE_URL": url}
+    subprocess.run([PER, "db", "upgrade"], env=env, check=True, capture_output=True)  # creates the file
     subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run(
@@ -88,6 +89,7 @@ def _peak_rss_mb(path: Path, url: str, env: dict[str, str]) -> float:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     env = {**env, "PER_DATABASE_URL": url}
+    subprocess.run([PER, "db", "upgrade"], env=env, check=True, capture_output=True)  # creates the file
     subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
     return int(out.strip()) / 1024

@@ -110,6 +110,7 @@ def run(quick: bool) -> list[dict[str, object]]:
             rows.append(f"{pnr},Test,Patient,+46701{i:06d},patient{i}@example.se")
         (Path(tmp) / "patients.csv").write_text("\n".join(rows) + "\n")
         (Path(tmp) / "list.txt").write_text("\n".join(numbers) + "\n")
+        subprocess.run([PER, "db", "upgrade"], env=env, check=True, capture_output=True)  # creates the file
         subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
         subprocess.run([PER, "patient", "enrol", "--file", str(Path(tmp) / "patients.csv"), "--unit", "BENCH"],
                        env=env, check=True, capture_output=True)  # fmt: skip

@@ -56,6 +56,7 @@ def run(quick: bool) -> list[dict[str, object]]:
             "PER_CONFIG": str(Path(tmp) / "none.toml"),
         }
         Path(env["PER_CONFIG"]).write_text("")
+        subprocess.run([PER, "db", "upgrade"], env=env, check=True, capture_output=True)  # creates the file
         subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
         subprocess.run(
             [

@@ -79,6 +79,7 @@ first_field() { cut -f1 | head -n1; }
 random_password() { printf 'smoke-%s\n' "$(random_hex 18)"; }
 
 step "scratch database and units"
+run per -q db upgrade >/dev/null      # creates the SQLite file (other commands refuse a path that does not exist)
 run per -q unit add SMOKE-A --name "Smoke unit A" >/dev/null
 run per -q unit add SMOKE-B --name "Smoke unit B" >/dev/null
 run per -q patient enrol "$PNR" --first-name Tolvan --last-name Tolvansson --unit SMOKE-A \

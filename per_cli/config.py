@@ -79,7 +79,7 @@ def load_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise ConfigError(f"no such file: {path}", field="config_file")
+            raise ConfigError(f"no such file: {path}; create it, or name the right file", field="config_file")
     else:
         path = user_config_path()
         if not path.is_file():

@@ -38,6 +38,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
+        # an empty file, as `per db upgrade` or an administrator leaves it: a path that does not exist is refused
+        # (tests/cli/test_status.py)
+        (tmp_path / "per.db").touch(mode=0o600)
         yield f"sqlite:///{tmp_path / 'per.db'}"
         return
     import sqlalchemy

@@ -43,5 +43,5 @@ def test_the_smoke_script_passes(tmp_path: Path) -> None:
 def test_a_broken_setup_is_reported_as_broken(tmp_path: Path) -> None:
     result = run_script(tmp_path, SMOKE_FLOWS="proxy", SMOKE_DATABASE_URL="mysql://nowhere/db")
     assert result.returncode == 1
-    assert "FAILED: BROKEN (exit 1): per -q unit add SMOKE-A" in result.stderr
+    assert "FAILED: BROKEN (exit 1): per -q db upgrade" in result.stderr
     assert not list(tmp_path.glob("per-smoke.*"))

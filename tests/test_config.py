@@ -16,6 +16,8 @@ def _db_of(per: RunPer, *args: str, extra_env: dict[str, str] | None = None) -> 
 
 def test_option_beats_environment_beats_file_beats_default(per: RunPer, tmp_path: Path, env: dict[str, str]) -> None:
     config = Path(env["PER_CONFIG"])
+    for name in ("file", "env", "opt"):
+        (tmp_path / f"{name}.db").touch(mode=0o600)
     file_db, env_db, opt_db = (f"sqlite:///{tmp_path / n}.db" for n in ("file", "env", "opt"))
     config.write_text(f'[database]\nurl = "{file_db}"\n')
     assert _db_of(per, extra_env={"PER_DATABASE_URL": ""}) == file_db
@@ -30,12 +32,16 @@ def test_config_found_in_the_user_config_dir(per: RunPer, tmp_path: Path, env: d
     user_config = Path(env["XDG_CONFIG_HOME"]) / "per" / "config.toml"
     user_config.parent.mkdir(parents=True)
     user_config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "user.db"}"\n')
+    (tmp_path / "user.db").touch(mode=0o600)
     assert _db_of(per, extra_env={"PER_CONFIG": "", "PER_DATABASE_URL": ""}) == f"sqlite:///{tmp_path / 'user.db'}"
 
 
 def test_named_config_file_must_exist(per: RunPer, tmp_path: Path) -> None:
     result = per("--config", str(tmp_path / "missing.toml"), "unit", "list")
-    assert (result.exit_code, result.stderr) == (1, f"Error: --config: no such file: {tmp_path / 'missing.toml'}\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: --config: no such file: {tmp_path / 'missing.toml'}; create it, or name the right file\n",
+    )
 
 
 def test_broken_toml_names_the_file(per: RunPer, env: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "campaign": ("commands.campaign", "Password campaigns: message status, provider refresh, queue workers."),
     "caregiver": ("commands.caregiver", "Care giver accounts used for proxy login."),
     "completion": ("commands.completion", "Print the shell completion script for bash, zsh or fish."),
+    "config": ("commands.config", "The configuration in use (config show: the same as status)."),
     "db": ("commands.db", "Create or migrate the database schema."),
     "login": ("commands.login", "Log a patient in: one-time code, care giver proxy or BankID."),
     "password": ("commands.password", "Send patients new passwords; the patient's own change."),
@@ -34,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("commands.scale", "The catalogue of scales (questionnaires)."),
     "session": ("commands.session", "Show, list and revoke login sessions."),
     "staff": ("commands.staff", "Staff logins on PostgreSQL: roles and care units."),
+    "status": ("commands.status", "Which database, config and transports are in use; versions."),
     "transport": ("commands.transport", "Test the SMS and e-mail transports."),
     "unit": ("commands.unit", "Care units (vårdenheter)."),
 }
@@ -184,6 +186,7 @@ def cli(
         verbose=verbose,
         quiet=quiet,
         config_optional=ctx.invoked_subcommand in CONFIG_OPTIONAL,
+        origins=_origins(ctx),
     )
     ctx.obj = app  # what every command receives with @click.pass_obj
     ctx.call_on_close(app.close)
@@ -198,8 +201,12 @@ def _open_app(
     quiet: bool,
     config_optional: bool = False,
     actor_from_env: bool = False,
+    origins: Mapping[str, str] | None = None,
 ) -> App:
-    """The application the root options decide (and again when some are given after the subcommand)."""
+    """The application the root options decide (and again when some are given after the subcommand).
+
+    ``origins``: the flag or environment variable that gave ``database`` and ``config_file``, if one did.
+    """
     from pathlib import Path
 
     from per_cli.cli.app import App
@@ -207,18 +214,29 @@ def _open_app(
 
     verbosity = -1 if quiet else verbose
     _configure_logging(verbosity)
+    origins = origins or {}
     try:
         config = load_config(config_file)
     except PerError as exc:
         if not (config_optional and config_file and not Path(config_file).expanduser().exists()):
+            if exc.field == "config_file":  # name what gave the file: --config or PER_CONFIG
+                exc.field = origins.get("config_file", "--config")
             raise _Failure.of(exc) from None
         config = Config()
+    if database:
+        database_origin = origins.get("database", "--database")
+    elif config.get("database", "url"):
+        database_origin = f"[database] url in {config.path}"
+    else:
+        database_origin = "default"
     return App(
         config=config,
         actor=_actor(actor, "PER_ACTOR" if actor_from_env else "--actor"),
         actor_claimed=actor is not None,
         database_url=database or None,
         verbosity=verbosity,
+        database_origin=database_origin,
+        config_origin=origins.get("config_file", "default") if config_file else "default",
     )
 
 
@@ -232,6 +250,28 @@ def _actor(claimed: str | None, field: str) -> str:
         return checked(claimed, field)
     except PerError as exc:
         raise _Failure.of(exc) from None
+
+
+#: root parameter -> (its flag, its environment variable)
+_SOURCES = {"database": ("--database", "PER_DATABASE_URL"), "config_file": ("--config", "PER_CONFIG")}
+
+
+def _origins(ctx: click.Context) -> dict[str, str]:
+    """Which flag or environment variable gave the database URL and the config file (README, "Configuration")."""
+    from click.core import ParameterSource
+
+    from per_cli.cli.global_options import trailing
+
+    root = ctx.find_root()
+    found = {}
+    for name, (flag, env) in _SOURCES.items():
+        if name in trailing(ctx):
+            found[name] = flag
+        elif root.get_parameter_source(name) == ParameterSource.ENVIRONMENT:
+            found[name] = env
+        else:
+            found[name] = flag
+    return found
 
 
 def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
@@ -249,6 +289,7 @@ def _reopen(ctx: click.Context, values: Mapping[str, Any]) -> None:
         verbose=int(values.get("verbose") or 0),
         quiet=bool(values.get("quiet")),
         config_optional=ctx.find_root().invoked_subcommand in CONFIG_OPTIONAL,
+        origins=_origins(ctx),
     )
     vars(app).update(vars(fresh))
 

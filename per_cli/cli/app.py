@@ -38,7 +38,11 @@ class App:
     actor_claimed: bool = False
     database_url: str | None = None
     verbosity: int = 0
+    #: where the database URL and the config file came from: a flag, an environment variable, the file, default
+    database_origin: str = "default"
+    config_origin: str = "default"
     _schema_checked: bool = field(default=False, repr=False)
+    _may_create: bool = field(default=False, repr=False)
     _progress: Progress | None = field(default=None, repr=False)
 
     # --- the database: the unit of work ---
@@ -50,8 +54,16 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
+        """The database; a SQLite file that does not exist is made only by `per db upgrade` or at the default path."""
         from per_cli.db.engine import make_engine
+        from per_cli.db.location import require_existing
 
+        require_existing(
+            self.resolved_database_url,
+            default_url=default_database_url(),
+            origin=self.database_origin,
+            may_create=self._may_create,
+        )
         busy = self.config.get_int("database", "busy_timeout_ms", 15000, lo=0, hi=600_000)
         engine = make_engine(self.resolved_database_url, busy_timeout_ms=busy, warn=self.warn)
         log.debug("database: %s", engine.url.render_as_string(hide_password=True))
@@ -115,6 +127,7 @@ class App:
         from per_cli.db.faults import translate_db_errors
         from per_cli.db.schema import upgrade
 
+        self._may_create = "engine" not in self.__dict__
         with translate_db_errors():
             return upgrade(self.engine, role_prefix=self.role_prefix)
 

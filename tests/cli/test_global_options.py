@@ -57,6 +57,7 @@ def test_a_value_that_looks_like_a_flag_stays_the_value(per: RunPer, unit: str) 
 
 
 def test_database_after_the_command_wins(per: RunPer, unit: str, tmp_path: Path) -> None:
+    (tmp_path / "other.db").touch(mode=0o600)
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert [u["code"] for u in json.loads(per("unit", "list", "--format", "json").stdout)] == [unit]
     elsewhere = per("unit", "list", "--format", "json", "--database", other)
@@ -166,6 +167,7 @@ def test_completion_reads_the_database_named_after_the_command_and_creates_none(
     monkeypatch.setenv("PER_CONFIG", str(tmp_path / "per.toml"))
     (tmp_path / "per.toml").write_text("")
     other = tmp_path / "other.db"
+    other.touch(mode=0o600)
     per("--database", f"sqlite:///{other}", "unit", "add", "ORE-1", "--name", "Örebro")
     assert _values(["patient", "list", "--database", f"sqlite:///{other}", "--unit"], "") == ["ORE-1"]
     assert _values(["--database", f"sqlite:///{other}", "patient", "list", "--unit"], "o") == ["ORE-1"]

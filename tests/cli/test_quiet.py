@@ -88,6 +88,7 @@ class Sandbox:
             otp={"key": "k" * 40},
             transports={"sms": outbox, "email": outbox},
         )
+        self.ok("db", "upgrade")  # creates the database (a path that does not exist is refused elsewhere)
         self.ok("unit", "add", "NEURO-SU", "--name", "Neurologi, Sahlgrenska")
         self.ok(
             "patient", "enrol", TOLVAN, "--first-name", "Tolvan", "--last-name", "Tolvansson", "--unit", "NEURO-SU",

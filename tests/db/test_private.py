@@ -46,9 +46,7 @@ def test_a_new_database_its_wal_and_shm_and_new_folders_are_private(tmp_path: Pa
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_per_creates_its_database_privately(per_proc: RunPer, tmp_path: Path, open_umask: None) -> None:
     path = tmp_path / "data" / "per.db"
-    result = per_proc(
-        "unit", "add", "NEURO-SU", "--name", "Neurologi", extra_env={"PER_DATABASE_URL": f"sqlite:///{path}"}
-    )
+    result = per_proc("db", "upgrade", extra_env={"PER_DATABASE_URL": f"sqlite:///{path}"})
     assert result.exit_code == 0, result.stderr
     assert "Warning" not in result.stderr
     assert (mode(path), mode(path.parent)) == (0o600, 0o700)
@@ -58,6 +56,7 @@ def test_per_creates_its_database_privately(per_proc: RunPer, tmp_path: Path, op
 def test_an_existing_database_others_can_read_is_named_once_with_the_fix(per_proc: RunPer, tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     url = {"PER_DATABASE_URL": f"sqlite:///{path}"}
+    assert per_proc("db", "upgrade", extra_env=url).exit_code == 0
     assert per_proc("unit", "add", "NEURO-SU", "--name", "Neurologi", extra_env=url).exit_code == 0
     os.chmod(path, 0o644)
     result = per_proc("unit", "list", extra_env=url)

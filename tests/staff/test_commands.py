@@ -132,6 +132,9 @@ def test_staff_needs_postgresql(tmp_path: object) -> None:
 
     from per_cli.cli import cli
 
+    from pathlib import Path
+
+    Path(f"{tmp_path}/per.db").touch(mode=0o600)
     result = CliRunner().invoke(cli, ["--database", f"sqlite:///{tmp_path}/per.db", "staff", "list"])
     assert result.exit_code == 1
     assert result.stderr == (

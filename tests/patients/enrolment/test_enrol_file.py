@@ -291,6 +291,7 @@ def test_killed_runs_leave_a_consistent_database_and_a_rerun_finishes(
     verified = subprocess.run([PER, "audit", "verify"], env=full_env, capture_output=True, text=True, check=False)
     assert (verified.returncode, verified.stdout) == (0, "ok: 6000 events, chain intact\n")
     reference = tmp_path / "reference.db"
+    reference.touch(mode=0o600)
     ref_env = {**full_env, "PER_DATABASE_URL": f"sqlite:///{reference}"}
     subprocess.run([PER, "unit", "add", unit, "--name", "x"], env=ref_env, check=True, capture_output=True)
     subprocess.run(cmd, env=ref_env, check=True, capture_output=True)
