@@ -30,8 +30,9 @@ SCIENTIFIC = (
 )
 NOT_A_NUMBER = "is not a phone number"
 UNKNOWN_COUNTRY = "has an unknown country code"
-TOO_SHORT = "is too short"
-TOO_LONG = "is too long"
+_DIGITS_HINT = "a Swedish mobile has 10 digits (070-123 45 67); another country's starts with + and its code"
+TOO_SHORT = f"is too short: is a digit missing? {_DIGITS_HINT}"
+TOO_LONG = f"is too long: is a digit too many? {_DIGITS_HINT}"
 WRONG_LENGTH = "has the wrong number of digits for its country"
 LOCAL_ONLY = "is a local number; include the area code"
 NOT_IN_PLAN = "is not a valid number in the numbering plan of {region} (+{code})"

@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 
+#: why a second enrolment of a patient is refused, and what to do instead
+ALREADY_ENROLLED = (
+    "this patient is already enrolled: `per patient show` shows the profile, `per patient edit-profile` changes it"
+)
+
+
 def find_existing(session: Session, candidates: Sequence[str]) -> list[Patient]:
     from per_cli.staff.scope import open_lookup
 
@@ -124,7 +130,7 @@ def enrol(
     checks and the insert.
     """
     if find_existing(session, data.candidates):
-        raise Conflict("this patient is already enrolled", field="personnummer")
+        raise Conflict(ALREADY_ENROLLED, field="personnummer")
     conn = session.connection()
     erased = first_tombstone(tombstones(conn, data.candidates), data.candidates)
     if erased is not None and not override:
@@ -141,7 +147,7 @@ def enrol(
     except IntegrityError as error:
         if not is_unique(error):
             raise  # another rule of the database: one line, without the row (per_cli.db.faults)
-        raise Conflict("this patient is already enrolled", field="personnummer") from None
+        raise Conflict(ALREADY_ENROLLED, field="personnummer") from None
     return patient, erased
 
 

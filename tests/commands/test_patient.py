@@ -66,7 +66,10 @@ def test_enrol_prints_the_stored_profile_and_audits_it(per: RunPer, unit: str, d
 def test_enrolling_again_under_any_form_is_refused(per: RunPer, tolvan: str, form: str, db_url: str) -> None:
     result = per(*enrol_args(form))
     assert result.exit_code == 1
-    assert result.stderr == "Error: personnummer: this patient is already enrolled\n"
+    assert result.stderr == (
+        "Error: personnummer: this patient is already enrolled: `per patient show` shows the profile, "
+        "`per patient edit-profile` changes it\n"
+    )
     assert _count(db_url, "patient") == 1
 
 

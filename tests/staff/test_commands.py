@@ -128,11 +128,11 @@ def test_the_last_admin_who_can_log_in_cannot_be_disabled(per: RunPer, staff: St
 
 
 def test_staff_needs_postgresql(tmp_path: object) -> None:
+    from pathlib import Path
+
     from click.testing import CliRunner
 
     from per_cli.cli import cli
-
-    from pathlib import Path
 
     Path(f"{tmp_path}/per.db").touch(mode=0o600)
     result = CliRunner().invoke(cli, ["--database", f"sqlite:///{tmp_path}/per.db", "staff", "list"])

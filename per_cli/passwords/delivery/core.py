@@ -127,7 +127,9 @@ def contact_problems(patient: Patient, channels: Sequence[Channel]) -> list[str]
             kind = _number_type(patient.mobile, patient.mobile_type)
             if kind not in ("mobile", "fixed_line_or_mobile"):
                 problems.append(
-                    f"--sms: {patient.mobile} is a {kind.replace('_', ' ')} number; SMS needs a mobile number"
+                    f"--sms: {patient.mobile} is a {kind.replace('_', ' ')} number; SMS needs a mobile number: "
+                    f"send with --email only, or give a mobile with `per patient edit-profile {shown} --mobile "
+                    "+46701234567`"
                 )
     return problems
 

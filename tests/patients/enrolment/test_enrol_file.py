@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from per_cli.db.engine import make_engine
+from per_cli.identity.phone import TOO_SHORT
 from tests.helpers.enrolment_rows import write_csv
 from tests.helpers.per import PER, RunPer
 
@@ -159,7 +160,7 @@ def test_bad_rows_are_rejected_into_the_rejects_file_and_exit_3(
     reasons = [row[6] for row in written[1:]]
     assert reasons[0] == "personnummer: check digit is wrong"
     assert reasons[1].startswith("personnummer: looks like a number mangled by a spreadsheet")
-    assert reasons[2] == "mobile: is too short"
+    assert reasons[2] == f"mobile: {TOO_SHORT}"
     assert reasons[3].startswith("email: ")
     assert reasons[4] == "personnummer: the same person as on line 2"
     assert _count(db_url, "patient") == 1
