@@ -120,6 +120,10 @@ def map_headers(
             )
         where[field] = index
         mapping[index] = field
+    if unknown and not where:  # not one known column name: the file's shape may say why
+        cause = likely_cause(columns)
+        if cause:
+            raise InvalidInput(cause, field="file")
     if unknown and not ignore_unknown:
         raise InvalidInput(
             f"unknown column(s) {', '.join(unknown)}; known: {known_columns_text(known_set)}; "
@@ -132,6 +136,32 @@ def map_headers(
         accepted = "; ".join(f"{f} (or {', '.join(a for a in ALIASES[f] if a != f)})" for f in missing)
         raise InvalidInput(f"missing column(s): {accepted}; found: {found}", field="file")
     return mapping
+
+
+_DELIMITERS = {";": "';'", "\t": "tab", ",": "','", "|": "'|'"}
+_DATA_LIKE = re.compile(r"\d{6}|@|^\+?\d[\d\s-]{5,}$")
+
+
+def likely_cause(columns: Sequence[str]) -> str | None:
+    """Why a header row has no known column names, when its shape tells: the wrong delimiter (one column holding
+    ``;`` or tabs) or no header row at all (the first row is data)."""
+    if len(columns) == 1:
+        counts = {d: columns[0].count(d) for d in _DELIMITERS}
+        found = max(counts, key=lambda d: counts[d])
+        if counts[found]:
+            name = _DELIMITERS[found]
+            return (
+                f"the header row is one column holding {name} characters: the columns are probably separated by "
+                f"{name}; give --delimiter {'tab' if found == chr(9) else repr(found)}"
+            )
+    data = [c for c in columns if _DATA_LIKE.search(c)]
+    if data:
+        return (
+            f"the first row looks like data, not column names ({len(data)} value(s) such as a personnummer, "
+            "number or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet), "
+            "or choose the right sheet with --sheet"
+        )
+    return None
 
 
 def to_record(values: Sequence[str], mapping: Mapping[int, str], width: int) -> dict[str, str]:

@@ -19,6 +19,7 @@ from per_cli.spreadsheet import (
     open_pnr_list,
     to_record,
 )
+from tests.helpers.per import RunPer
 
 KNOWN = (
     "personnummer, förnamn/first_name, efternamn/last_name, mobiltelefon/mobile, e-post/email, enhet/unit, "
@@ -202,3 +203,34 @@ def test_list_from_xlsx_numbers_and_stdin() -> None:
         False,
         [PnrRow(1, "191212121212"), PnrRow(2, "200808088800")],
     )
+
+
+def test_a_wrong_delimiter_is_named_with_the_option_to_give(per: RunPer, unit: str, tmp_path: Path) -> None:
+    path = tmp_path / "semikolon.csv"
+    path.write_text("personnummer;förnamn;efternamn\n191212121212;Tolvan;Tolvansson\n", encoding="utf-8")
+    result = per("patient", "enrol", "--file", str(path), "--unit", unit, "--delimiter", ",")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: --file: the header row is one column holding ';' characters: the columns are probably separated "
+        "by ';'; give --delimiter ';'\n",
+    )
+    tabs = tmp_path / "tabbar.csv"
+    tabs.write_text("personnummer\tförnamn\tefternamn\n191212121212\tTolvan\tTolvansson\n", encoding="utf-8")
+    result = per("patient", "enrol", "--file", str(tabs), "--unit", unit, "--delimiter", ";")
+    assert result.stderr == (
+        "Error: --file: the header row is one column holding tab characters: the columns are probably separated "
+        "by tab; give --delimiter tab\n"
+    )
+
+
+def test_a_first_row_of_data_is_named_without_showing_it(per: RunPer, unit: str, tmp_path: Path) -> None:
+    path = tmp_path / "utan-rubriker.csv"
+    path.write_text("191212121212;Tolvan;Tolvansson\n197010632391;Åsa;Öberg\n", encoding="utf-8")
+    result = per("patient", "enrol", "--file", str(path), "--unit", unit)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: --file: the first row looks like data, not column names (1 value(s) such as a personnummer, number "
+        "or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet), or choose the right "
+        "sheet with --sheet\n",
+    )
+    assert "1212" not in result.stderr and "Tolvan" not in result.stderr
