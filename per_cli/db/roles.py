@@ -30,13 +30,21 @@ _ALL = "SELECT, INSERT, UPDATE, DELETE"
 _RW = "SELECT, INSERT, UPDATE"
 _RO = "SELECT"
 _READ_ALL = {"admin": _ALL, "auditor": _RO}
+#: the patient's columns that are not the profile: ``UPDATE -(…)`` grants UPDATE on every other column
+_NOT_PROFILE = "id, personnummer, unit_id, registered_on, excluded_on, exclusion_reason, created_at"
 
 #: table -> group -> privileges. Tables not named here (added later) get ``_fallback``'s.
 GRANTS: Mapping[str, Mapping[str, str]] = {
     "alembic_version": dict.fromkeys(ROLES, _RO),
     "care_unit": {**dict.fromkeys(ROLES, _RO), "admin": _ALL},
     "staff_unit": _READ_ALL,
-    "patient": {**_READ_ALL, "registry": _RW, "support": "SELECT, UPDATE", "service": "SELECT, UPDATE (updated_at)"},
+    # support edits profiles but neither excludes nor moves a patient; service only locks the row (FOR KEY SHARE)
+    "patient": {
+        **_READ_ALL,
+        "registry": _RW,
+        "support": f"SELECT, UPDATE -({_NOT_PROFILE})",
+        "service": "SELECT, UPDATE (updated_at)",
+    },
     "patient_credential": {**_READ_ALL, "registry": _RO, "support": _RW, "service": _RW},
     "password_delivery": {**_READ_ALL, "registry": _RO, "support": _RW},
     "caregiver": {**_READ_ALL, "support": _RO, "service": "SELECT, UPDATE"},
@@ -197,10 +205,22 @@ def apply(conn: Connection, prefix: str) -> None:
     conn.exec_driver_sql("DROP FUNCTION IF EXISTS per_live_patients()")  # replaced by per_keyed_patients()
     for table, columns in _tables(conn).items():
         for role, privileges in GRANTS.get(table, _fallback(columns)).items():
+            privileges = _columns_but(privileges, columns, conn)
             conn.exec_driver_sql(f"GRANT {privileges} ON {_quote(conn, table)} TO {_quote(conn, groups[role])}")
         policies = _policies(table, columns)
         if policies:
             _write_policies(conn, table, policies, groups)
+
+
+def _columns_but(privileges: str, columns: set[str], conn: Connection) -> str:
+    """``UPDATE -(a, b)`` -> ``UPDATE (every other column)``: columns added later are covered too."""
+    head, marker, rest = privileges.partition(" -(")
+    if not marker:
+        return privileges
+    kind = head.rsplit(" ", 1)[-1]
+    excluded = {c.strip() for c in rest.rstrip(")").split(",")}
+    kept = ", ".join(_quote(conn, c) for c in sorted(columns - excluded))
+    return f"{head[: -len(kind)]}{kind} ({kept})"
 
 
 def _fallback(columns: set[str]) -> Mapping[str, str]:
