@@ -45,7 +45,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "support": f"SELECT, UPDATE -({_NOT_PROFILE})",
         "service": "SELECT, UPDATE (updated_at)",
     },
-    "patient_credential": {**_READ_ALL, "registry": _RO, "support": _RW, "service": _RW},
+    # support: a first password whose every message failed is taken back (DELETE), so it never half-exists
+    "patient_credential": {**_READ_ALL, "registry": _RO, "support": _ALL, "service": _RW},
     "password_delivery": {**_READ_ALL, "registry": _RO, "support": _RW},
     "caregiver": {**_READ_ALL, "support": _RO, "service": "SELECT, UPDATE"},
     "otp_challenge": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
@@ -55,7 +56,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     "patient_erasure": {**_READ_ALL, "registry": _RO, "support": _RO, "service": _RO},
     # #14 (login limits) and #17 (campaigns): named here so that each role gets what its commands need
     "login_throttle": {**_READ_ALL, "support": _RW, "service": _RW},
-    "otp_send": {**_READ_ALL, "support": _RO, "service": _RW},
+    "otp_send": {**_READ_ALL, "support": _RO, "service": _ALL},  # sends older than the window are removed
     "otp_key": {**_READ_ALL, "registry": _RO, "support": "SELECT, INSERT", "service": "SELECT, INSERT"},
     "campaign": {**_READ_ALL, "support": _RW},
     "campaign_target": {**_READ_ALL, "support": _RW},

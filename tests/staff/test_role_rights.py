@@ -22,6 +22,7 @@ RIGHTS: dict[str, list[tuple[tuple[str, ...], int]]] = {
         (("registration", "new", TOLVAN, "--scales", "HADS"), 0),
         (("registration", "export", "--format", "csv"), 0),
         (("session", "list"), 4),
+        (("password", "send", TOLVAN, "--sms"), 4),
         (("unit", "add", "NEURO-X", "--name", "X"), 4),
         (tuple(enrol_args(NEW, unit="NEURO-A")), 0),
         (("patient", "exclude", NEW), 0),
@@ -46,11 +47,13 @@ RIGHTS: dict[str, list[tuple[tuple[str, ...], int]]] = {
         (("audit", "verify"), 0),
         (("session", "list"), 0),
         (("patient", "edit-profile", TOLVAN, "--comment", "ny"), 4),
+        (("password", "send", TOLVAN, "--sms"), 4),
         (tuple(enrol_args(NEW, unit="NEURO-A")), 4),
         (("unit", "add", "NEURO-X", "--name", "X"), 4),
     ],
     "service": [
         (("patient", "edit-profile", TOLVAN, "--comment", "ny"), 4),
+        (("password", "send", TOLVAN, "--sms"), 4),
         (tuple(enrol_args(NEW, unit="NEURO-A")), 4),
         (("unit", "add", "NEURO-X", "--name", "X"), 4),
     ],
@@ -83,6 +86,8 @@ def test_each_role_may_do_its_part_and_nothing_else(role: str, per: RunPer, staf
         if expected == 4:
             assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), result.stderr
             assert _state(staff) == before, (role, args)
+    if role in ("registry", "auditor", "service"):
+        assert not list(outbox.glob("*.json"))  # nothing sent by those who may not send
 
 
 def _state(staff: Staff) -> list[tuple[object, ...]]:
