@@ -74,8 +74,14 @@ def test_support_updates_only_its_units_rows_and_reads_only_its_units_log(crew: 
     login = crew.support
     assert crew.rows(login, "SELECT personnummer FROM patient") == [(IN_B,)]
     assert crew.rows(login, "UPDATE patient SET email = 'x@example.se' WHERE personnummer = %s", IN_A) == [(0,)]
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        crew.rows(login, "DELETE FROM patient_credential")
+    crew.staff.owner(
+        "INSERT INTO patient_credential (patient_id, password_hash, must_change, set_at, failed_logins)"
+        " SELECT id, 'x', true, now(), 0 FROM patient"
+    )
+    assert crew.rows(login, "DELETE FROM patient_credential") == [(1,)]  # its unit's only
+    assert crew.staff.owner(
+        "SELECT p.personnummer FROM patient_credential c JOIN patient p ON p.id = c.patient_id"
+    ) == [(IN_A,)]
     units = {u for (u,) in crew.rows(login, "SELECT DISTINCT unit_code FROM audit_event WHERE unit_code IS NOT NULL")}
     assert units == {"NEURO-B"}
 
