@@ -91,7 +91,7 @@ def otp(
       per login otp 191212121212 --password-stdin --send-only --format plain < pw.txt
       per login otp --challenge 4f9c…e1 --code 123456
     """
-    from per_cli.errors import InvalidInput
+    from per_cli.credentials.otp import MalformedCode
     from per_cli.login.otp import complete_otp, start_otp
     from per_cli.login.outbox import code_from_outbox as read_code
     from per_cli.login.refusals import TooSoon, WrongCode
@@ -150,7 +150,7 @@ def otp(
         typed = click.prompt("One-time code", err=True)
         try:
             result = complete_otp(app, started.challenge_id, code=typed)
-        except InvalidInput as exc:
+        except MalformedCode as exc:  # not a code at all: neither compared nor counted
             app.warn(str(exc))
             continue
         except WrongCode as exc:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from per_cli.errors import ConfigError, InvalidInput
+from per_cli.errors import AuthDenied, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -103,11 +103,16 @@ def code_matches(key: bytes, challenge_id: str, code: str, stored: str) -> bool:
     return hmac.compare_digest(code_hash(key, challenge_id, code.strip()), stored)
 
 
+class MalformedCode(AuthDenied):
+    """A typed code that cannot be one (wrong length, letters): refused before any database work, so it is
+    neither compared nor counted as a try (exit 4, the login refusals' message family)."""
+
+
 def normalise_code(text: str, digits: int) -> str:
-    """The code as typed, without spaces; a code of the wrong shape is refused before any database work."""
+    """The code as typed, without spaces or hyphens; a code of the wrong shape is :class:`MalformedCode`."""
     code = re.sub(r"[\s-]", "", text)
     if not (code.isascii() and code.isdigit() and len(code) == digits):
-        raise InvalidInput(f"must be {digits} digits", field="code")
+        raise MalformedCode(f"login denied: a one-time code is {digits} digits; type it as it was sent")
     return code
 
 

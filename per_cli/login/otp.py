@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from per_cli.credentials import lockout
 from per_cli.db.models import OtpChallenge, Patient, PatientCredential, utcnow
-from per_cli.errors import DeliveryFailed, InvalidInput
+from per_cli.errors import AuthDenied, DeliveryFailed, InvalidInput
 from per_cli.login.channels import CHANNEL_CHOICES, Recipient, open_transports, plan_channels
 from per_cli.login.issue import LoginResult, issue_session, resolve_patient, unit_code_of
 from per_cli.login.refusals import (
@@ -216,11 +216,10 @@ def start_otp(
 
 
 def check_challenge_id(text: str) -> str:
+    """A challenge id as printed; anything else is an unknown challenge (exit 4), refused before any database work."""
     challenge_id = text.strip().lower()
     if not _CHALLENGE_ID.match(challenge_id):
-        raise InvalidInput(
-            "not a challenge id (32 hex digits, as printed by `per login otp --send-only`)", field="challenge"
-        )
+        raise AuthDenied("login denied: not a challenge id (32 hex digits, as printed by `per login otp --send-only`)")
     return challenge_id
 
 

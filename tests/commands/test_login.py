@@ -111,7 +111,7 @@ def test_the_code_at_the_prompt_with_a_retry_after_a_typo_and_a_wrong_code(world
         pytest.skip("the random code happened to be the wrong one")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["method"] == "otp"
-    assert "code: must be 6 digits" in result.stderr and "wrong one-time code (4 tries left)" in result.stderr
+    assert "a one-time code is 6 digits" in result.stderr and "wrong one-time code (4 tries left)" in result.stderr
     assert world.reasons() == ["wrong_code"]
 
 
@@ -311,7 +311,7 @@ def test_usage_errors(world: World) -> None:
         assert world.per(*args).exit_code == 2, args
     empty = world.per("login", "otp", TOLVAN, "--password-stdin", input="")
     assert empty.exit_code == 2 and "--password-stdin" in empty.stderr
-    assert world.per("login", "otp", "--challenge", "nope", "--code", "123456").exit_code == 1
+    assert world.per("login", "otp", "--challenge", "nope", "--code", "123456").exit_code == 4
     assert world.per("login", "otp", "--challenge", "a" * 32, "--code", "123456").exit_code == 4
     assert world.per("login", "otp", "--challenge", "b" * 32, "--code-from-outbox").exit_code == 4
     assert world.reasons() == ["unknown_challenge", "unknown_challenge"]

@@ -99,9 +99,11 @@ def test_reading_a_code_back_from_a_message() -> None:
 
 def test_normalise_code() -> None:
     assert otp.normalise_code(" 123 456 ", 6) == "123456"
+    assert otp.normalise_code("123-456", 6) == "123456"
     for bad in ("12345", "1234567", "12345a", "١٢٣٤٥٦"):
-        with pytest.raises(InvalidInput):
+        with pytest.raises(otp.MalformedCode) as caught:
             otp.normalise_code(bad, 6)
+        assert caught.value.exit_code == 4 and str(caught.value).startswith("login denied: ")
 
 
 def test_key_from_environment_wins_and_must_be_long() -> None:
