@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ("startup", "enrol", "password_send", "campaign", "audit", "staff")
+MODULES = ("startup", "enrol", "password_send", "campaign", "audit", "staff", "login_timing")
 
 
 def main() -> int:

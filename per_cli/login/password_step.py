@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from sqlalchemy import select
+
 from per_cli.credentials import lockout
-from per_cli.db.models import PatientCredential, utcnow
-from per_cli.login.issue import resolve_patient, unit_code_of
+from per_cli.db.models import CareUnit, PatientCredential, utcnow
+from per_cli.login.issue import resolve_patient
 from per_cli.login.refusals import Refusal, TooSoon, record_refusal, refusal_error, refusals_recorded
 
 if TYPE_CHECKING:
@@ -65,12 +67,14 @@ def check_patient_password(
     with refusals_recorded(uow, action), uow.transaction() as session:
         patient = resolve_patient(session, pnr_text)
         account = lockout.throttle_account(lockout.throttle_key(key, "patient", canonical))
+        # the same look-ups whoever it is (no row for an unknown number): the time must not tell
+        unit_id = patient.unit_id if patient else -1
+        unit_code = session.execute(select(CareUnit.code).where(CareUnit.id == unit_id)).scalar() or ""
+        credential = session.get(PatientCredential, patient.id if patient else -1)
         if patient is None:
             reason = "unknown_patient"
         else:
-            unit_code = unit_code_of(session, patient.unit_id)
             where = {"patient_id": patient.id, "unit_code": unit_code}
-            credential = session.get(PatientCredential, patient.id)
             if credential is None:
                 reason = "no_password"
             else:
