@@ -58,3 +58,16 @@ def test_the_dummy_hash_has_the_configured_parameters() -> None:
 
     assert "$m=64,t=3,p=1$" in dummy_hash(Argon2Params(time_cost=3, memory_kib=64))
     assert "$m=19456,t=2,p=1$" in dummy_hash()
+
+
+def test_care_givers_and_unknown_user_names_are_counted_before_compared_too(world: World) -> None:
+    world.add_caregiver()
+    world.configure({"login": {"slow_after": 1, "delay_ms": 20_000}})
+    for user in ("anna.lind", "ingen.alls"):
+        first = world.proxy(user=user, password="fel-lösen")
+        assert first.exit_code == 4 and first.stderr.startswith("Error: proxy login denied: wrong user name"), user
+        second = world.proxy(user=user)  # the right password for anna.lind, but too soon: not compared
+        assert second.exit_code == 4 and "try again in" in second.stderr, user
+    assert world.sql("SELECT failed_logins FROM caregiver") == [(1,)]
+    assert world.sql("SELECT failed_logins FROM login_throttle") == [(1,)]
+    assert world.reasons("login.proxy") == ["wrong_password", "too_soon", "unknown_caregiver", "too_soon"]
