@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from per_cli.campaigns.limits import QuietHours
+    from per_cli.credentials.pending import Prior
     from per_cli.passwords.delivery.core import Delivery, SendSettings, Target
     from per_cli.transports import Transport
     from per_cli.unit_of_work import UnitOfWork
@@ -51,7 +52,7 @@ SOURCE = "queue"
 class WorkOptions:
     concurrency: int | None = None  # threads; None: one per core
     drain: bool = False  # exit when nothing is left to do
-    batch: int = 8  # patients claimed at a time per thread
+    batch: int = 16  # patients claimed at a time per thread
     lease_seconds: float = 60.0
     max_attempts: int = 3
     backoff_seconds: float = 30.0
@@ -135,25 +136,44 @@ class _Shared:
         self.buckets = {ch: SharedBucket(uow, ch, rate) for ch, rate in limits.items()}
 
     def loop(self) -> None:
+        """Claim, hash and store as pending here; send and record in a second thread, so that the next batch is
+        hashed while this one is on the network (and the file outbox's fsync)."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from per_cli.passwords.delivery.core import close_all
 
         transports: dict[str, Transport] = {}
+        lookups: dict[str, Transport] = {}  # the recovery's own (this thread's)
+        sending = ThreadPoolExecutor(1, thread_name_prefix="per-work-send")
+        inflight: Future[None] | None = None
         try:
             while not self.stop.is_set():
-                self.recover(transports)
+                self.recover(lookups)
                 claimed = self.claim()
                 if claimed:
-                    self.process(claimed, transports)
+                    staged = self.stage(claimed)
+                    if inflight is not None:
+                        inflight.result()
+                    inflight = sending.submit(self.deliver, staged, transports)
+                    continue
+                if inflight is not None:  # the last batch first: it may have queued failures again
+                    finished: Future[None] = inflight
+                    inflight = None
+                    finished.result()
                     continue
                 if self.options.drain and not self.anything_left():
                     return
                 self.stop.wait(self.options.poll_seconds)
+            if inflight is not None:
+                inflight.result()
         except BaseException as exc:  # one line for the user; the other threads stop
             with self.lock:
                 self.errors.append(exc)
             self.stop.set()
         finally:
+            sending.shutdown(wait=True)
             close_all(transports)  # type: ignore[arg-type]
+            close_all(lookups)  # type: ignore[arg-type]
 
     # -- claiming --
 
@@ -210,15 +230,16 @@ class _Shared:
 
     # -- sending --
 
-    def process(self, claimed: list[tuple[Campaign, int, Target]], transports: dict[str, Transport]) -> None:
+    def stage(self, claimed: list[tuple[Campaign, int, Target]]) -> list[_Staged]:
+        """Make and hash the passwords, then store them as pending with their delivery rows (the patients become
+        ``sending`` with a lease)."""
         from per_cli.credentials.passwords import generate_password, hash_password
-        from per_cli.passwords.delivery.core import finish, send_on
-        from per_cli.passwords.delivery.records import finish as record_outcome
         from per_cli.passwords.delivery.records import prepare
 
         by_campaign: dict[str, list[tuple[int, Target]]] = {}
         for campaign, line, target in claimed:
             by_campaign.setdefault(campaign.id, []).append((line, target))
+        staged = []
         for campaign_id, items in by_campaign.items():
             passwords = {t.patient_id: generate_password(self.settings.length) for _, t in items}
             hashes = {pid: hash_password(pw, self.settings.params) for pid, pw in passwords.items()}
@@ -232,23 +253,31 @@ class _Shared:
                     .values(lease_until=lease)
                 )
                 keys = _keys(session, campaign_id, list(priors))
+            targets = [t for _, t in items if t.patient_id in priors]
+            staged.append(_Staged(campaign_id, targets, passwords, hashes, priors, keys))
+        return staged
+
+    def deliver(self, staged: list[_Staged], transports: dict[str, Transport]) -> None:
+        """Send the staged patients' messages, then record the outcomes (and queue failures again)."""
+        from per_cli.passwords.delivery.core import finish, send_on
+        from per_cli.passwords.delivery.records import finish as record_outcome
+
+        for batch in staged:
             deliveries: list[Delivery] = []
-            for _, target in items:
-                if target.patient_id not in priors:
-                    continue
+            for target in batch.targets:
                 results = []
                 for channel, to in target.recipients:
                     transport = transports.get(channel) or self._open(channel, transports)
                     if channel in self.buckets:
                         self.buckets[channel].take()
-                    key = keys.get((target.patient_id, channel))
-                    results.append(send_on(transport, channel, to, passwords[target.patient_id], self.settings.texts,
-                                           key=key))  # fmt: skip
-                deliveries.append(finish(target, results, hashes[target.patient_id], priors[target.patient_id]))
-            passwords.clear()
+                    password, key = batch.passwords[target.patient_id], batch.keys.get((target.patient_id, channel))
+                    results.append(send_on(transport, channel, to, password, self.settings.texts, key=key))
+                hashed, prior = batch.hashes[target.patient_id], batch.priors[target.patient_id]
+                deliveries.append(finish(target, results, hashed, prior))
+            batch.passwords.clear()
             with self.uow.transaction() as session:
-                record_outcome(session, self.uow.actor, deliveries, campaign_id=campaign_id, source=SOURCE)
-                requeued = self._requeue(session, campaign_id, deliveries)
+                record_outcome(session, self.uow.actor, deliveries, campaign_id=batch.campaign_id, source=SOURCE)
+                requeued = self._requeue(session, batch.campaign_id, deliveries)
             with self.lock:
                 self.summary.outcomes.update(d.status for d in deliveries)
                 self.summary.requeued += requeued
@@ -341,6 +370,18 @@ class _Shared:
         details = {"batch_id": target.campaign_id, "reason": "worker_stopped"}
         event = Event(self.uow.actor, "password.send", target.patient_id, None, outcome, details)
         record(session, event)
+
+
+@dataclass
+class _Staged:
+    """One campaign's share of a claimed batch, stored as pending and ready to send."""
+
+    campaign_id: str
+    targets: list[Target]
+    passwords: dict[int, str] = field(repr=False)
+    hashes: dict[int, str] = field(repr=False)
+    priors: dict[int, Prior]
+    keys: dict[tuple[int, str], str]
 
 
 def _keys(session: Session, campaign_id: str, patient_ids: list[int]) -> dict[tuple[int, str], str]:
