@@ -188,3 +188,40 @@ def test_an_auditor_login_signs_and_checks_and_the_checkpoint_names_it(
     assert held.exit_code == 0 and "holds" in held.stdout
     logged = json.loads(per("audit", "list", "--action", "audit.checkpoint", "--format", "json").stdout)
     assert [e["actor"] for e in logged] == [eva]
+
+
+def _old_and_new(engine: Engine, old: int, new: int) -> None:
+    from datetime import UTC, datetime
+
+    from tests.helpers.audit import frozen_clock
+
+    moment = datetime(2015, 3, 1, 12, tzinfo=UTC)
+    with pytest.MonkeyPatch.context() as patch, frozen_clock(patch, *[moment] * old):
+        write(engine, [Event(actor="anna", action="patient.show", patient_id=i) for i in range(old)])
+    write(engine, [Event(actor="anna", action="patient.show", patient_id=i) for i in range(new)])
+
+
+def test_a_lawful_prune_after_the_checkpoint_is_accounted_for(
+    per: RunPer, engine: Engine, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _old_and_new(engine, 3, 2)
+    out = tmp_path / "c.json"
+    assert per("audit", "checkpoint", "--key", str(keys[0]), "--output", str(out)).exit_code == 0
+    assert per("audit", "prune", "--before", "2016-01-01").stdout.startswith("removed 3 events")
+    code, line = check(per, out, keys[1])
+    assert code == 0 and line.startswith("ok: ") and "holds" in line
+    remove(engine, ids(engine)[0])  # one more, without a prune
+    recompute(engine)
+    assert check(per, out, keys[1])[0] == 1
+
+
+def test_a_checkpoint_whose_events_were_all_lawfully_pruned_still_holds(
+    per: RunPer, engine: Engine, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _old_and_new(engine, 3, 0)
+    out = tmp_path / "c.json"
+    made = json.loads(per("audit", "checkpoint", "--key", str(keys[0])).stdout)
+    out.write_text(json.dumps(made))
+    assert per("audit", "prune", "--before", "2016-01-01").stdout.startswith("removed 3 events")
+    code, line = check(per, out, keys[1])
+    assert (code, line.endswith("(its events have since been lawfully pruned)\n")) == (0, True)
