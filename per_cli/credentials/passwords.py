@@ -69,11 +69,11 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-@cache
-def dummy_hash(params: Argon2Params = Argon2Params()) -> str:
-    """A hash to verify against when there is no password to compare (unknown, locked, excluded …), made with
-    the *configured* parameters so that those refusals take as long as a wrong password (cached per process)."""
-    return hash_password(secrets.token_urlsafe(16), params)
+def spend_one_hash(password: str, params: Argon2Params = Argon2Params()) -> None:
+    """When there is no password to compare (unknown, locked, excluded …): one Argon2 operation with the
+    *configured* parameters (hashing what was typed), so that the refusal costs what a wrong password costs:
+    exactly one Argon2 run on every path, nothing computed once per process."""
+    hasher(params).hash(password)
 
 
 @cache

@@ -51,7 +51,7 @@ def check_patient_password(
 ) -> PasswordChecked:
     """Count, compare, and refund or refuse (see the module docstring). ``key`` keys the throttle hash.
     Raises ``AuthDenied`` (``denied``; :class:`TooSoon`) after auditing the refusal as ``action``."""
-    from per_cli.credentials.passwords import Argon2Params, dummy_hash
+    from per_cli.credentials.passwords import Argon2Params, spend_one_hash
     from per_cli.credentials.pending import matches, promote
     from per_cli.identity.personnummer import parse_personnummer
 
@@ -88,8 +88,11 @@ def check_patient_password(
                                      error=TooSoon(counted.retry_after)))  # fmt: skip
     if not counted.allowed:
         reason = reason or "locked"
-    compare_with = stored if stored is not None and reason is None else dummy_hash(Argon2Params.from_config(uow.config))
-    used = matches(compare_with, pending if reason is None else None, password)
+    used: str | None = None
+    if stored is not None and reason is None:
+        used = matches(stored, pending, password)
+    else:  # one Argon2 run, as for a wrong password
+        spend_one_hash(password, Argon2Params.from_config(uow.config))
     correct = used is not None
     if reason is None and correct and patient is not None:
         with uow.transaction() as session:

@@ -36,7 +36,7 @@ def proxy_login(uow: UnitOfWork, pnr_text: str, *, username: str, password: str)
     """
     from per_cli.credentials.caregivers import find_caregiver, validate_username
     from per_cli.credentials.otp_key import shared_otp_key
-    from per_cli.credentials.passwords import Argon2Params, dummy_hash, verify_password
+    from per_cli.credentials.passwords import Argon2Params, spend_one_hash, verify_password
     from per_cli.identity.personnummer import parse_personnummer
 
     settings = LoginSettings.from_config(uow.config)
@@ -75,8 +75,11 @@ def proxy_login(uow: UnitOfWork, pnr_text: str, *, username: str, password: str)
                                            error=TooSoon(counted.retry_after)))  # fmt: skip
     if not counted.allowed:
         reason = reason or "caregiver_locked"
-    correct = verify_password(stored if stored and reason is None else dummy_hash(Argon2Params.from_config(uow.config)),
-                              password)  # fmt: skip
+    correct = False
+    if stored and reason is None:
+        correct = verify_password(stored, password)
+    else:  # one Argon2 run, as for a wrong password
+        spend_one_hash(password, Argon2Params.from_config(uow.config))
     if reason is not None or not correct or cg is None:
         details = {**who, **counted.details()}
         refuse(uow, "login.proxy", Refusal(reason or "wrong_password", PROXY_DENIED, **where, details=details))
