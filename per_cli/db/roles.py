@@ -48,7 +48,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     # support: a first password whose every message failed is taken back (DELETE), so it never half-exists
     "patient_credential": {**_READ_ALL, "registry": _RO, "support": _ALL, "service": _RW},
     "password_delivery": {**_READ_ALL, "registry": _RO, "support": _RW},
-    "caregiver": {**_READ_ALL, "support": _RO, "service": "SELECT, UPDATE"},
+    # service: the proxy login reads the row by user name and counts failures; it never writes a password
+    "caregiver": {**_READ_ALL, "support": _RO, "service": "SELECT, UPDATE (failed_logins, locked_until, not_before)"},
     "otp_challenge": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
     "login_session": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
     "registration": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
@@ -90,6 +91,8 @@ _SPECIAL: Mapping[str, Mapping[str, str]] = {
         "auditor": _EVERYONE,
     },
     "patient_erasure": {**dict.fromkeys(ROLES, _EVERYONE), "service": _LOOKED_UP},
+    # support: its units' care givers only (their password hashes included); service: any (the login names one)
+    "caregiver": {"admin": _EVERYONE, "auditor": _EVERYONE, "support": _MY_UNITS, "service": _EVERYONE},
     "audit_event": {
         "admin": _EVERYONE,
         "auditor": _EVERYONE,
