@@ -63,7 +63,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     "campaign_target": {**_READ_ALL, "support": _RW},
     "transport_rate": {**_READ_ALL, "support": _RW},
     # append-only for everyone (triggers refuse UPDATE/DELETE, README "The access log"); pruning is a function
-    "audit_event": dict.fromkeys(ROLES, "SELECT, INSERT"),
+    # registry and service only append (chained from per_audit_tail()); they read nothing of it
+    "audit_event": {**dict.fromkeys(ROLES, "SELECT, INSERT"), "registry": "INSERT", "service": "INSERT"},
     "audit_anchor": {"admin": _RO, "support": _RO, "auditor": _RO},
 }
 
@@ -71,7 +72,6 @@ _EVERYONE = "true"
 _MY_UNITS = "unit_id = ANY ((SELECT per_my_units())::integer[])"
 _LOOKED_UP = "personnummer = ANY ((SELECT per_lookup())::text[])"
 _VISIBLE_PATIENT = "EXISTS (SELECT 1 FROM patient p WHERE p.id = {table}.patient_id)"
-_AUDIT_TAIL = "id >= (SELECT per_audit_last_id())"
 
 #: the row filters of the tables with row-level security: table -> group -> USING (and WITH CHECK) expression
 _PATIENT_POLICIES: Mapping[str, str] = {
@@ -96,10 +96,8 @@ _SPECIAL: Mapping[str, Mapping[str, str]] = {
     "audit_event": {
         "admin": _EVERYONE,
         "auditor": _EVERYONE,
-        # their units' events, their own, and the chain's last event (new events chain from its hash)
-        "support": f"unit_code = ANY ((SELECT per_my_unit_codes())::text[]) OR actor = session_user OR {_AUDIT_TAIL}",
-        "registry": _AUDIT_TAIL,
-        "service": _AUDIT_TAIL,
+        # their units' events and their own (new events chain from per_audit_tail(), which reads the head)
+        "support": "unit_code = ANY ((SELECT per_my_unit_codes())::text[]) OR actor = session_user",
     },
 }
 #: patient-linked tables that ``service`` also reads by their own secret key (a token's digest, a challenge id)

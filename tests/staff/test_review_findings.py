@@ -74,3 +74,20 @@ def test_caregivers_are_kept_to_their_units_and_service_only_counts_failures(wor
     for role in ("registry", "service"):  # campaigns: admin, support and auditor only
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             crew.rows(role, "SELECT * FROM campaign")
+
+
+# --- C: the access log is read by admin, auditor and (its units' part) support only ---
+
+
+def test_registry_and_service_append_to_the_log_but_read_none_of_it(world: World, crew: Crew) -> None:
+    assert crew.per(*enrol_args("198112189876", unit="NEURO-B")).exit_code == 0  # an event of NEURO-B
+    assert crew.as_("registry", "patient", "show", IN_A).exit_code == 0  # appended by registry
+    for role in ("registry", "service"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            crew.rows(role, "SELECT count(*) FROM audit_event")
+    shown = crew.staff.owner("SELECT count(*) FROM audit_event WHERE action = 'patient.show' AND actor = %s",
+                             crew.names["registry"])  # fmt: skip
+    assert shown == [(1,)]
+    units = {u for (u,) in crew.rows("support", "SELECT DISTINCT unit_code FROM audit_event")}
+    assert units <= {"NEURO-A", None} and "NEURO-A" in units
+    assert crew.per("audit", "verify").exit_code == 0
