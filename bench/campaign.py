@@ -1,4 +1,4 @@
-"""Password campaigns (issue #17 point 6): a 10 000-patient campaign through the file transport with one hashing
+"""Password campaigns: a 10 000-patient campaign through the file transport with one hashing
 worker and with two, each beside the Argon2id limit of that many cores measured in the same run (workers ÷ time
 of one hash; target ≥ 0.8); and the SMS rate limit against a 46elks-format HTTP stand-in at 50 messages/s: the
 rate the stand-in saw must be within 5 % of 50 and never above it.

@@ -1,6 +1,6 @@
 """Whether a refused login tells who is enrolled: the median time of the five refusals beside each other.
 
-Issue #14 pt 3: an unknown personnummer, a wrong password, a locked account, an excluded patient and a patient
+An unknown personnummer, a wrong password, a locked account, an excluded patient and a patient
 without a password must look the same, in time too. Each case is timed through the real use case
 (``per_cli.login.otp.start_otp`` with an ``App``, as ``per login otp`` calls it) against a SQLite file,
 interleaved round by round, each case in every position in turn, so that the machine's noise falls on all five

@@ -2,8 +2,8 @@
 
 The owner bypasses row-level security; the registry login's every statement passes its care-unit policies (a
 STABLE SECURITY DEFINER function evaluated once per statement) and its GRANTs. Both enrol the same file into a
-fresh schema of their own, alternating, best of ``ROUNDS`` each (these machines are shared and noisy). Target
-(issue #13, pt 9): the registry login keeps ≥ 0.8 of the owner's rate. Needs ``PER_TEST_POSTGRES_URL``.
+fresh schema of their own, alternating, best of ``ROUNDS`` each (these machines are shared and noisy).
+Target: the registry login keeps ≥ 0.8 of the owner's rate. Needs ``PER_TEST_POSTGRES_URL``.
 """
 
 from __future__ import annotations

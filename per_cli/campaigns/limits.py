@@ -1,4 +1,4 @@
-"""Sending limits: a per-transport rate shared by every machine, and quiet hours for SMS (issue #17 point 5).
+"""Sending limits: a per-transport rate shared by every machine, and quiet hours for SMS.
 
 ``[transports] sms_per_second`` / ``email_per_second``: a token bucket per channel. On PostgreSQL its state is one
 row (``transport_rate``) that each send takes a token from in a single ``UPDATE … WHERE tokens >= 1`` statement,

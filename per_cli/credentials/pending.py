@@ -148,8 +148,10 @@ def put_back(session: Session, patient_id: int, password_hash: str, prior: Prior
 
 
 def end_access(session: Session, patient_id: int, now: datetime) -> dict[str, int]:
-    """A password sent by staff: the patient's open sessions and unused codes end and any lock is cleared
-    (issue #14 point 5). Returns the counts for the audit event."""
+    """A password sent by staff: the patient's open sessions and unused codes end and any lock is cleared.
+
+    Returns the counts for the audit event.
+    """
     from per_cli.credentials.lockout import clear_patient
     from per_cli.credentials.sessions import revoke_patient_sessions
 

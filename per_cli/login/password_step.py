@@ -1,4 +1,4 @@
-"""Checking a patient's password: counted before compared, and the same on every path (issue #14, points 1–3).
+"""Checking a patient's password: counted before compared, and the same on every path.
 
 1. One transaction finds whose counter the try goes to and counts it (``lockout.claim``): the patient's
    credential, or — for an unknown personnummer or a patient without a password — the ``login_throttle`` row
@@ -61,7 +61,7 @@ def check_patient_password(
     where: dict[str, Any] = {}
     reason: str | None = None
     stored: str | None = None
-    pending: str | None = None  # a password on its way (issue #17): it logs in too, and then replaces the old
+    pending: str | None = None  # a password on its way: it logs in too, and then replaces the old
     patient: Patient | None = None
     unit_code = ""
     with refusals_recorded(uow, action), uow.transaction() as session:

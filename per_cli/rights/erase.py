@@ -44,6 +44,7 @@ LABELS: Mapping[str, str] = {
     "login_session": "sessions",
     "registration": "registrations",
     "registration_part": "scale answers and scores",
+    "campaign_target": "places in password campaigns",
 }
 
 

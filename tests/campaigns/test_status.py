@@ -1,4 +1,4 @@
-"""Delivery status (issue #17 point 4): `password status`, `campaign show`, and `campaign refresh` asking the
+"""Delivery status: `password status`, `campaign show`, and `campaign refresh` asking the
 46elks and Twilio stand-ins (GET /a1/sms/{id}, GET …/Messages/{sid}.json)."""
 
 from __future__ import annotations

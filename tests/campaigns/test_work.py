@@ -1,4 +1,4 @@
-"""Queued campaigns on PostgreSQL (issue #17 point 5): `password send --file … --enqueue`, then `campaign work`
+"""Queued campaigns on PostgreSQL: `password send --file … --enqueue`, then `campaign work`
 processes started and SIGKILLed at random; new ones finish: every patient reached exactly once. Plus the bad
 settings and the SQLite refusals (one line, nothing sent)."""
 

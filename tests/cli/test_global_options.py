@@ -1,5 +1,5 @@
 """The root's options after the subcommand too, "Did you mean …?" at every level, and TAB after every file, unit and
-care giver option (issue #16, point 4)."""
+care giver option."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Output for Swedish Excel (issue #16, point 9): ``--format xlsx --output FILE`` wherever CSV is offered, ``--excel``
+"""Output for Swedish Excel: ``--format xlsx --output FILE`` wherever CSV is offered, ``--excel``
 for CSV (UTF-8 with BOM, ``;``), and a header row on empty CSV/TSV output."""
 
 from __future__ import annotations

@@ -53,13 +53,6 @@ def test_an_unknown_number_locks_like_an_account(world: World) -> None:
     assert world.sql("SELECT failed_logins FROM login_throttle") == [(2,)]  # the locked try was not counted
 
 
-def test_the_dummy_hash_has_the_configured_parameters() -> None:
-    from per_cli.credentials.passwords import Argon2Params, dummy_hash
-
-    assert "$m=64,t=3,p=1$" in dummy_hash(Argon2Params(time_cost=3, memory_kib=64))
-    assert "$m=19456,t=2,p=1$" in dummy_hash()
-
-
 def test_care_givers_and_unknown_user_names_are_counted_before_compared_too(world: World) -> None:
     world.add_caregiver()
     world.configure({"login": {"slow_after": 1, "delay_ms": 20_000}})

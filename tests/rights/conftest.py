@@ -64,6 +64,7 @@ def rows_of(world: World, patient_id: int) -> dict[str, int]:
         "password_delivery": "SELECT count(*) FROM password_delivery WHERE patient_id = :p",
         "otp_challenge": "SELECT count(*) FROM otp_challenge WHERE patient_id = :p",
         "otp_send": "SELECT count(*) FROM otp_send WHERE patient_id = :p",
+        "campaign_target": "SELECT count(*) FROM campaign_target WHERE patient_id = :p",
         "login_session": "SELECT count(*) FROM login_session WHERE patient_id = :p",
         "registration": "SELECT count(*) FROM registration WHERE patient_id = :p",
         "registration_part": "SELECT count(*) FROM registration_part WHERE registration_id IN "

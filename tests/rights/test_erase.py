@@ -28,10 +28,12 @@ DELETED = {
     "login_session": 2,
     "registration": 1,
     "registration_part": 2,
+    "campaign_target": 1,
 }
 #: tables that hold no patient's data: care units, care giver accounts, the one-time-code key's fingerprint, and
-#: failure counts of numbers without a password (keyed by a keyed hash of whatever number was typed)
-NO_PATIENT_DATA = {"care_unit", "caregiver", "otp_key", "login_throttle"}
+#: failure counts of numbers without a password (keyed by a keyed hash of whatever number was typed), staff logins'
+#: units, a campaign's own row (its targets are erased) and the transports' shared sending slots
+NO_PATIENT_DATA = {"care_unit", "caregiver", "otp_key", "login_throttle", "staff_unit", "campaign", "transport_rate"}
 
 
 def _tombstones(world: World) -> list[tuple[Any, ...]]:
@@ -81,7 +83,8 @@ def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_
     }
     assert result.stderr == (
         "Erased 19121212-1212: profile and contact details, password and login state (1), password deliveries (2), "
-        "one-time codes (1), one-time code sends (1), sessions (2), registrations (1), scale answers and scores (2). "
+        "one-time codes (1), one-time code sends (1), sessions (2), registrations (1), scale answers and scores (2), "
+        "places in password campaigns (1). "
         "Kept: the tombstone and the access log.\n"
     )
     after = rows_of(world, full.tolvan_id)
@@ -145,6 +148,7 @@ def test_on_a_terminal_it_shows_what_goes_and_asks_first(full: Full, env: dict[s
         "  sessions: 2\n"
         "  registrations: 1\n"
         "  scale answers and scores: 2\n"
+        "  places in password campaigns: 1\n"
         "Erase all of it? [y/N]: "
     )
     assert (code, out) == (1, "")

@@ -1,4 +1,4 @@
-"""What each role may do through `per` (issue #13, pt 2): allowed commands succeed, the others exit 4 with one
+"""What each role may do through `per`: allowed commands succeed, the others exit 4 with one
 line and change nothing. Every login here is limited to NEURO-A (registry, support) or to none (the others)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Row-level security and GRANTs hold for `per` and for a direct connection with the same login (issue #13, pt 2).
+"""Row-level security and GRANTs hold for `per` and for a direct connection with the same login.
 
 Units NEURO-A and NEURO-B, one patient each, enrolled by the schema owner; logins of every role, each its own.
 """

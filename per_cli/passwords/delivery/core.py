@@ -1,6 +1,6 @@
 """What single and bulk sends share: settings, who gets what, one channel's send, and the records around it.
 
-The order that never leaves a patient without a working password (issue #17): check the contacts, make and hash
+The order that never leaves a patient without a working password: check the contacts, make and hash
 the new password, then in one transaction store it as *pending* (``credentials.pending``) with a delivery row
 ``pending`` per channel (``records.prepare``); only then call the transports; then, in one transaction, record
 each channel's outcome (``sent``, ``failed``, ``unknown``) with its audit event (``records.finish``). A run

@@ -1,4 +1,4 @@
-"""Bulk sends as campaigns (issue #17 point 3) and the dry run / available channels (issue #16 point 8)."""
+"""Bulk sends as campaigns and the dry run / available channels."""
 
 from __future__ import annotations
 

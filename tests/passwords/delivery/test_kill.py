@@ -1,4 +1,4 @@
-"""SIGKILL at several points of a bulk send (issue #17 points 1 and 3), SQLite and PostgreSQL: after every kill,
+"""SIGKILL at several points of a bulk send, SQLite and PostgreSQL: after every kill,
 each patient logs in with the last password a message gave them; re-running the list resumes the campaign and
 never sends a patient a second password unless asked (``--resend-unknown``)."""
 

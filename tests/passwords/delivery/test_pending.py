@@ -1,4 +1,4 @@
-"""Pending passwords (issue #17 point 1) and what a staff-sent password ends (issue #14 point 5).
+"""Pending passwords and what a staff-sent password ends.
 
 A sent password is stored as pending before it leaves: the old and the pending one both log in until one is
 used; a login with the pending one retires the old; a send that surely failed puts back what was pending.

@@ -1,4 +1,4 @@
-"""What a bulk enrolment reports (issue #16, point 7): every reject and warning in JSON, rejects in the order of
+"""What a bulk enrolment reports: every reject and warning in JSON, rejects in the order of
 the file, rows that differ from the register, the progress line on a terminal, and Ctrl-C."""
 
 from __future__ import annotations
