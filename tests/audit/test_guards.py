@@ -240,7 +240,7 @@ def test_a_login_that_may_append_but_not_read_the_log_still_chains_its_events(
     assert per("staff", "add", anna, "--role", "registry", "--unit", unit).exit_code == 0
     as_anna = {"PER_DATABASE_URL": staff.url(anna)}
     assert per(*enrol_args(), extra_env=as_anna).exit_code == 0
-    assert per("patient", "show", TOLVAN, extra_env=as_anna).exit_code == 0
+    assert per("patient", "edit-profile", TOLVAN, "--comment", "ring efter 14", extra_env=as_anna).exit_code == 0
     with staff.connect(anna) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(f'SET search_path TO "{login.schema}"')
         conn.execute("SELECT count(*) FROM audit_event")  # the registry role does not read the log
