@@ -121,6 +121,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     env = {**os.environ, "PER_DATABASE_URL": url, "PER_CONFIG": str(tmp / "per.toml"), "PER_ACTOR": "tester",
            "HOME": str(tmp)}  # fmt: skip
     w = World(request.param, env, tmp)
+    assert w.run("db", "upgrade").returncode == 0  # a new SQLite path is created only by db upgrade
     assert w.run("unit", "add", UNIT, "--name", "Neurologi, Sahlgrenska").returncode == 0
     formula = '=HYPERLINK("http://x.example","klicka")'
     enrolled = w.run("patient", "enrol", TOLVAN, "--first-name", "Tolvan", "--last-name", "Tolvansson",
