@@ -39,6 +39,8 @@ def shared_otp_key(uow: UnitOfWork) -> bytes:
     key = existing_key(uow.config)
     with uow.transaction() as session:
         recorded = _recorded(session)
+        if key is None and recorded is not None:
+            key = existing_key(uow.config)  # another login on this machine may have just created the key file
         if key is None:
             if recorded is not None:
                 raise ConfigError(

@@ -31,11 +31,24 @@ def lockout_state(credential: PatientCredential | None, now: datetime) -> tuple[
 def login_status(
     session: Session, config: Config, patient_id: int, credential: PatientCredential | None
 ) -> dict[str, Any]:
-    """The login fields of ``patient show`` (stable snake_case keys)."""
+    """The login fields of ``patient show`` (stable snake_case keys).
+
+    A staff role not granted the sessions (``registry``) sees the credential's state, and the session fields empty.
+    """
     from per_cli.credentials.sessions import SessionSettings
+    from per_cli.db.roles import may_read
 
     now = utcnow()
     failed, locked_until = lockout_state(credential, now)
+    credential_fields = {
+        "password_set": credential is not None,
+        "password_set_at": credential.set_at if credential else None,
+        "must_change_password": credential.must_change if credential else None,
+        "failed_logins": failed,
+        "locked_until": locked_until,
+    }
+    if not may_read(session.connection(), "login_session"):
+        return {**credential_fields, "last_login_at": None, "last_login_method": None, "open_sessions": None}
     last = session.execute(
         select(LoginSession.created_at, LoginSession.method)
         .where(LoginSession.patient_id == patient_id)
@@ -53,11 +66,7 @@ def login_status(
         )
     ).scalar_one()
     return {
-        "password_set": credential is not None,
-        "password_set_at": credential.set_at if credential else None,
-        "must_change_password": credential.must_change if credential else None,
-        "failed_logins": failed,
-        "locked_until": locked_until,
+        **credential_fields,
         "last_login_at": last.created_at if last else None,
         "last_login_method": last.method if last else None,
         "open_sessions": int(open_sessions),

@@ -163,6 +163,16 @@ _OPTIONAL_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def may_read(conn: Connection, table: str) -> bool:
+    """Whether the connected login may SELECT from ``table``: a view leaves out what the role is not granted.
+
+    Always true on SQLite, whose file owner is its only user.
+    """
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(text("SELECT has_table_privilege(:t, 'SELECT')"), {"t": table}).scalar_one())
+
+
 def role_prefix(configured: str | None) -> str:
     prefix = DEFAULT_PREFIX if configured is None else configured
     if not _PREFIX.match(prefix):

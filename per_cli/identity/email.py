@@ -42,7 +42,8 @@ def _fast(address: str) -> str | None:
     if match is None or len(match["local"]) > 64 or len(address) > 254:
         return None
     domain = match["domain"].lower()
-    if "xn--" in domain or any(domain == s or domain.endswith("." + s) for s in _SPECIAL):
+    # "--" covers IDNA ("xn--") and the other reserved labels with hyphens at positions 3-4 ("ab--c")
+    if "--" in domain or any(domain == s or domain.endswith("." + s) for s in _SPECIAL):
         return None
     return f"{match['local']}@{domain}"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.helpers.per import TOLVAN
+import os
+import subprocess
+
+from tests.helpers.per import PER, TOLVAN
 from tests.helpers.world import PASSWORD, World
 
 KEY_A = "a" * 40
@@ -36,3 +39,17 @@ def test_a_machine_without_a_key_does_not_create_one_once_the_database_has_one(w
     ok = world.per("login", "otp", TOLVAN, "--password-stdin", "--send-only", input=PASSWORD + "\n",
                    extra_env={"PER_OTP_KEY": KEY_A})  # fmt: skip
     assert ok.exit_code == 0, ok.stderr
+
+
+def test_first_logins_at_once_on_a_new_machine_agree_on_one_key(world: World) -> None:
+    """The key file and the fingerprint are made by whichever login comes first; the others take them."""
+    assert not world.key_file.exists()
+    cmd = [PER, "login", "otp", TOLVAN, "--password-stdin", "--send-only"]
+    env = {**os.environ, **world.env}
+    procs = [subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(12)]  # fmt: skip
+    results = [p.communicate(PASSWORD + "\n", timeout=300) for p in procs]
+    refused = [err for p, (_, err) in zip(procs, results, strict=True) if p.returncode != 0]
+    cap = "Error: login denied: too many one-time codes were sent; a new code can be sent in 15 min\n"
+    assert set(refused) <= {cap} and len(refused) < 12, refused  # the send cap answers the rest, not the key check
+    assert len(world.sql("SELECT fingerprint FROM otp_key")) == 1

@@ -3,6 +3,7 @@ line and change nothing. Every login here is limited to NEURO-A (registry, suppo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,15 @@ def _state(staff: Staff) -> list[tuple[object, ...]]:
         " (SELECT count(*) FROM care_unit), (SELECT count(*) FROM registration),"
         " (SELECT json_agg(c)::text FROM patient_credential c), (SELECT count(*) FROM password_delivery)"
     )
+
+
+def test_registry_sees_the_password_state_but_not_the_sessions(per: RunPer, staff: Staff) -> None:
+    assert per("unit", "add", "NEURO-A", "--name", "A").exit_code == 0
+    assert per(*enrol_args(TOLVAN, unit="NEURO-A")).exit_code == 0
+    login = staff.name("registry")
+    assert per("staff", "add", login, "--role", "registry", "--unit", "NEURO-A").exit_code == 0
+    shown = per("--database", staff.url(login), "patient", "show", TOLVAN, "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert (record["password_set"], record["failed_logins"]) == (False, 0)
+    assert (record["last_login_at"], record["open_sessions"]) == (None, None)

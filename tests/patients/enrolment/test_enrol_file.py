@@ -273,9 +273,10 @@ def test_killed_runs_leave_a_consistent_database_and_a_rerun_finishes(
     for _ in range(3):
         before = _count(db_url, "patient")
         proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while proc.poll() is None and _count(db_url, "patient") == before:  # kill only once it is writing
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0, 0.3))
+        # kill soon after its first chunk lands: a run left to finish would leave the next runs nothing to write
+        while proc.poll() is None and _count(db_url, "patient") == before:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.1))
         if proc.poll() is None:
             children = _children(proc.pid)
             proc.send_signal(signal.SIGKILL)
