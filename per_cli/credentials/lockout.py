@@ -163,7 +163,11 @@ def claim(session: Session, account: Account, policy: LockoutPolicy, now: dateti
 
 def _refused(session: Session, account: Account, policy: LockoutPolicy, now: datetime) -> Claim:
     table = account.table
-    row = session.execute(select(table.failed_logins, table.locked_until, table.not_before).where(account.where)).one()
+    row = session.execute(
+        select(table.failed_logins, table.locked_until, table.not_before).where(account.where)
+    ).one_or_none()
+    if row is None:  # an erasure took the account between the look-up and the count: refused as a locked one
+        return Claim(allowed=False, locked=True)
     failures, locked_until, not_before = int(row[0] or 0), row[1], row[2]
     if policy.is_locked(locked_until, now):
         return Claim(allowed=False, failures=failures, locked=True)

@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from per_cli.audit.events import Event
-from tests.conftest import _pg_base
 from tests.helpers.audit import count, ids, row, write
 from tests.helpers.per import TOLVAN, RunPer, enrol_args
 from tests.helpers.staff import Staff
@@ -62,7 +61,7 @@ def login(backend: str, db_url: str, engine: Engine) -> Iterator[Login]:
         owner.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{name}"')
         owner.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA "{schema}" TO "{name}"')
         owner.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{name}"')
-    base = make_url(_pg_base()).set(username=name)
+    base = make_url(db_url).set(username=name, query={})
     url = f"{base.render_as_string(False)}?options=-csearch_path%3D{schema}"
     conninfo = base.set(drivername="postgresql").render_as_string(False)
     try:

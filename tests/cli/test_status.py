@@ -12,6 +12,8 @@ import pytest
 from per_cli.db import schema
 from tests.helpers.per import RunPer
 
+pytestmark = pytest.mark.empty_db
+
 
 def _status(per: RunPer, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
     result = per(*args, "status", "--format", "json", extra_env=extra_env)

@@ -9,6 +9,8 @@ import pytest
 from tests.helpers.per import RunPer
 from tests.helpers.staff import Staff, pg_only, staff
 
+pytestmark = pytest.mark.empty_db
+
 __all__ = ["staff"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +13,8 @@ from per_cli.db import schema
 from per_cli.db.engine import make_engine
 from per_cli.db.models import Base
 from tests.helpers.per import RunPer
+
+pytestmark = pytest.mark.empty_db
 
 
 def test_head_constant_matches_the_migrations() -> None:

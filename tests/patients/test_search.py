@@ -169,6 +169,7 @@ def test_search_columns_and_terms() -> None:
     assert search_terms("   ") == []
 
 
+@pytest.mark.empty_db
 def test_migration_fills_the_columns_of_patients_already_there(db_url: str) -> None:
     from alembic import command
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from per_cli.db import schema
 from per_cli.db.engine import make_engine
+
+pytestmark = pytest.mark.empty_db
 
 
 def _tables(engine: sa.Engine) -> set[str]:
