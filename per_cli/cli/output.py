@@ -3,15 +3,15 @@
 Data goes to stdout in the chosen format; messages go to stderr elsewhere. JSON keys are stable snake_case.
 With ``--output FILE`` (``options.format_option``) the same goes to a private file instead (0600, written whole),
 ``--format xlsx`` is a workbook (openpyxl, text cells, numbers and dates as data), and ``--excel`` is CSV for a
-Swedish Excel (UTF-8 with BOM, ``;``). CSV and TSV have their header row even with no records when the command
-names its columns (``header``).
+Swedish Excel (UTF-8 with BOM, ``;``, CRLF). Tables, CSV and TSV have their header row even with no records when
+the command names its columns (``columns`` or ``header``); JSON is then ``[]`` and JSON Lines nothing.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -82,7 +82,8 @@ def render(
 ) -> str:
     """Render records; ``single`` prints one record (JSON object, vertical table) instead of a list.
 
-    ``header``: the columns of a CSV/TSV with no records; ``excel``: CSV with a BOM and ``;`` (Swedish Excel).
+    ``header``: the columns of a table, CSV or TSV with no records (its header row is printed all the same);
+    ``excel``: CSV with a BOM, ``;`` and CRLF line ends (Swedish Excel).
     """
     cols = _columns(records, columns) or list(header)
     if fmt == "json":
@@ -96,7 +97,9 @@ def render(
         buf = io.StringIO()
         if excel:
             buf.write("\ufeff")
-        writer = CsvWriter(buf, delimiter=("\t" if fmt == "tsv" else ";" if excel else ","))
+        writer = CsvWriter(
+            buf, delimiter=("\t" if fmt == "tsv" else ";" if excel else ","), lineterminator="\r\n" if excel else "\n"
+        )
         writer.writerow(cols)
         for rec in records:
             writer.writerow([sheet_cell(rec.get(c)) for c in cols])
@@ -109,7 +112,7 @@ def render(
     if single and records:
         rows = [[visible(k), shown(v)] for k, v in records[0].items() if k in cols]
         return tabulate(rows, tablefmt="plain") + "\n"
-    if not records:
+    if not records and not cols:
         return ""
     headers = [visible(c) for c in cols]
     return tabulate([[shown(r.get(c)) for c in cols] for r in records], headers=headers, tablefmt="simple") + "\n"
@@ -150,7 +153,7 @@ def output_settings() -> dict[str, Any]:
     return dict(ctx.meta.get(OUTPUT_META, {})) if ctx is not None else {}
 
 
-def workbook(records: Sequence[Record], columns: Sequence[str], *, title: str = "per") -> bytes:
+def workbook(records: Iterable[Record], columns: Sequence[str], *, title: str = "per") -> bytes:
     """Records as an XLSX workbook (openpyxl, write-only): a header row, then a row per record; numbers, dates and
     times as data, every string a text cell (never a formula)."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
@@ -175,18 +178,50 @@ def _excel_value(value: Any) -> Any:
 
 
 def emit_stream(records: Iterable[Record], fmt: str = "table", *, columns: Sequence[str], chunk: int = 500) -> None:
-    """Print records as they come, ``chunk`` at a time: the same text as :func:`emit` of them all.
+    """Print records as they come, ``chunk`` at a time: the same bytes as :func:`emit` of them all.
 
-    The table format needs every row for its column widths, so it is gathered first (use another format for
-    long output).
+    ``--output``, ``--excel`` and ``--format xlsx`` hold here too: the file is written as the records come (the
+    workbook through openpyxl's write-only mode) and renamed into place only when they all were. The table
+    format needs every row for its column widths, so it is gathered first (use another format for long output).
     """
-    import itertools
-    import sys
-
     settings = output_settings()
-    if fmt not in ("json", "jsonl", "csv", "tsv", "plain") or settings.get("output") or settings.get("excel"):
-        emit(list(records), fmt, columns=columns)
+    output, excel = settings.get("output"), bool(settings.get("excel"))
+    if excel:
+        fmt = "csv"
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a workbook: add --output FILE")
+    if fmt == "xlsx":
+        pieces: Iterable[bytes] = [workbook(records, columns)]
+    elif fmt == "table":
+        pieces = [render(list(records), fmt, columns=columns).encode("utf-8")]
+    else:
+        pieces = _streamed(records, fmt, columns, chunk, excel=excel)
+    if not output:
+        import sys
+
+        for piece in pieces:
+            sys.stdout.flush()  # anything printed before goes first
+            sys.stdout.buffer.write(piece)
+            sys.stdout.flush()
         return
+    from per_cli.files import PrivateFile
+
+    target = PrivateFile(output, field="--output", binary=True)
+    try:
+        for piece in pieces:
+            target.write(piece)
+    except BaseException:
+        target.discard()  # a failed or interrupted read leaves no half file behind
+        raise
+    target.commit()
+
+
+def _streamed(
+    records: Iterable[Record], fmt: str, columns: Sequence[str], chunk: int, *, excel: bool
+) -> Iterator[bytes]:
+    """The text of ``render(records, fmt)`` in pieces of ``chunk`` records (json, jsonl, csv, tsv, plain)."""
+    import itertools
+
     rows = iter(records)
     first = True
     while batch := list(itertools.islice(rows, chunk)):
@@ -195,18 +230,15 @@ def emit_stream(records: Iterable[Record], fmt: str = "table", *, columns: Seque
             text = ",\n".join("  " + item.replace("\n", "\n  ") for item in items)
             text = ("[\n" if first else ",\n") + text
         else:
-            text = render(batch, fmt, columns=columns)
+            text = render(batch, fmt, columns=columns, excel=excel)
             if not first and fmt in ("csv", "tsv"):
-                text = text.split("\n", 1)[1]  # the header row once
-        sys.stdout.flush()
-        sys.stdout.buffer.write(text.encode("utf-8"))
-        sys.stdout.flush()
+                text = text.split("\n", 1)[1]  # the header row (and the BOM) once
+        yield text.encode("utf-8")
         first = False
     if first:
-        emit([], fmt, columns=columns)
+        yield render([], fmt, columns=columns, excel=excel).encode("utf-8")
     elif fmt == "json":
-        sys.stdout.buffer.write(b"\n]\n")
-        sys.stdout.flush()
+        yield b"\n]\n"
 
 
 #: the cell text and the JSON conversions, for documents of several record sets (``per_cli.cli.document``)

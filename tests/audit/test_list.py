@@ -52,7 +52,12 @@ def test_outcome_filter(per: RunPer, engine: Engine) -> None:
 
 def test_nothing_matching_says_so(per: RunPer, engine: Engine) -> None:
     result = per("audit", "list", "--actor", "nobody")
-    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "no events match\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "id    at    actor    action    personnummer    unit    outcome    details\n"
+        "----  ----  -------  --------  --------------  ------  ---------  ---------\n",
+        "no events match\n",
+    )
     assert per("audit", "list", "--actor", "nobody", "--format", "csv").stdout == (
         "id,at,actor,action,personnummer,unit,outcome,details\n"
     )
