@@ -220,13 +220,13 @@ def extract(
     Example:
       per audit extract 19121212-1212 --since 2026-01-01 --language en
     """
-    from per_cli.audit.extract import COLUMNS, extract, for_table, resolve_language
+    from per_cli.audit.extract import COLUMNS, HEADINGS, extract, for_table, resolve_language
     from per_cli.cli.output import emit
 
     lang = resolve_language(app.config, language)
     records = extract(app, personnummer, language=lang, since=since, until=until)
     if fmt == "table":
-        emit(for_table(records, lang), fmt)
+        emit(for_table(records, lang), fmt, header=HEADINGS[lang])
     else:
         emit(records, fmt, columns=COLUMNS)
 

@@ -40,16 +40,13 @@ def show(app: App, campaign: str, fmt: str) -> None:
     Example:
       per campaign show 3f1c0e5b9a7d4e2f8c6b1a0d9e8f7a6b --format csv > kampanj.csv
     """
-    from per_cli.campaigns.report import show_campaign
+    from per_cli.campaigns.report import CAMPAIGN_COLUMNS, show_campaign
     from per_cli.cli.output import emit
 
     header, records = show_campaign(app, campaign)
     states = ", ".join(f"{n:,} {state}" for state, n in header["patients"].items()) or "no patients"
     app.note(f"Campaign {header['campaign']} ({header['source']}, {header['channels']}, {header['mode']}): {states}")
-    if fmt == "table":
-        emit(records, fmt, columns=_TABLE)
-    else:
-        emit(records, fmt)
+    emit(records, fmt, columns=_TABLE if fmt == "table" else None, header=CAMPAIGN_COLUMNS)
 
 
 @cli.command("refresh")

@@ -93,7 +93,7 @@ def status(app: App, personnummer: str, fmt: str) -> None:
     Example:
       per password status 19121212-1212
     """
-    from per_cli.campaigns.report import patient_status
+    from per_cli.campaigns.report import STATUS_COLUMNS, patient_status
     from per_cli.cli.output import emit
 
     header, records = patient_status(app, personnummer)
@@ -101,7 +101,7 @@ def status(app: App, personnummer: str, fmt: str) -> None:
         "pending_since"] else ""  # fmt: skip
     app.note(f"{header['personnummer']}: {'has a password' if header['has_password'] else 'no password'}{pending}")
     columns = ("campaign", "channel", "recipient", "status", "created_at", "sent_at", "updated_at", "error")
-    emit(records, fmt, **({"columns": columns} if fmt == "table" else {}))
+    emit(records, fmt, columns=columns if fmt == "table" else None, header=STATUS_COLUMNS)
 
 
 # --- ``password send``: staff send a new password by SMS and/or e-mail ---

@@ -212,13 +212,13 @@ def list_(app: App, personnummer: str, fmt: str) -> None:
       per registration list 1212121212 --format json
     """
     from per_cli.cli.output import emit
-    from per_cli.registrations.use_cases import list_for_patient
+    from per_cli.registrations.use_cases import SUMMARY_COLUMNS, list_for_patient
 
     records = list_for_patient(app, personnummer)
     if not records:
         app.note("No registrations.")
     columns = ["registration_id", "status", "scales", "pending", "started_by", "started_at", "completed_at"]
-    emit(records, fmt, columns=columns if fmt == "table" else None)
+    emit(records, fmt, columns=columns if fmt == "table" else None, header=SUMMARY_COLUMNS)
 
 
 @cli.command("export")

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from per_cli.cli.app import App
 
 _TABLE = ["id", "patient", "name", "method", "proxy_by", "since", "last_seen_at", "expires_at", "status"]
+#: every key of a listed session: the header row when none is listed
+_ALL = [*_TABLE[:3], "unit", *_TABLE[3:], "revoked_at"]
 
 
 @click.group("session")
@@ -65,7 +67,7 @@ def list_(app: App, patient: str | None, include_ended: bool, limit: int, fmt: s
         records,
         fmt,
         columns=_TABLE if fmt == "table" else None,
-        header=[*_TABLE[:3], "unit", *_TABLE[3:], "revoked_at"],
+        header=_ALL,
     )
 
 
@@ -93,4 +95,4 @@ def revoke(app: App, token: str | None, session_id: int | None, patient: str | N
     value = token_argument(token) if token is not None else None
     records = revoke_sessions(app, token=value, session_id=session_id, patient=patient)
     app.note(f"Ended {len(records)} session(s)." if records else "Nothing to end: no active session.")
-    emit(records, fmt, columns=_TABLE if fmt == "table" else None)
+    emit(records, fmt, columns=_TABLE if fmt == "table" else None, header=_ALL)

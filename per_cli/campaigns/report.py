@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 
+#: the keys of one message, and of a campaign's and a patient's listing (their header row when there are none)
+MESSAGE_COLUMNS = ("channel", "recipient", "status", "provider_id", "created_at", "sent_at", "updated_at", "error")
+CAMPAIGN_COLUMNS = ("line", "personnummer", "patient_status", *MESSAGE_COLUMNS)
+STATUS_COLUMNS = ("campaign", *MESSAGE_COLUMNS)
+
+
 def _message(row: PasswordDelivery) -> dict[str, Any]:
     return {
         "channel": row.channel,

@@ -72,6 +72,12 @@ def _audit(
     record(session, Event(actor=actor, action=action, patient_id=patient.id, unit_code=unit_code, details=details))
 
 
+#: the keys of a registration as listed (the header row of an empty listing)
+SUMMARY_COLUMNS = (
+    "registration_id", "personnummer", "unit", "status", "scales", "pending", "started_by", "started_at", "completed_at"
+)  # fmt: skip
+
+
 def _summary(
     registration: Registration, parts: Sequence[RegistrationPart], patient: Patient, unit_code: str
 ) -> dict[str, Any]:

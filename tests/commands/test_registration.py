@@ -553,7 +553,11 @@ def test_list_shows_a_patients_registrations_oldest_first(per: RunPer, tolvan: s
 
 def test_list_without_registrations(per: RunPer, tolvan: str) -> None:
     result = per("registration", "list", TOLVAN, "--format", "csv")
-    assert (result.exit_code, result.stdout, result.stderr) == (0, "\n", "No registrations.\n")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "registration_id,personnummer,unit,status,scales,pending,started_by,started_at,completed_at\n",
+        "No registrations.\n",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- export
