@@ -92,7 +92,7 @@ class App:
         from per_cli.staff.scope import HiddenPatient, record_refusal
 
         try:
-            with translate_db_errors():
+            with translate_db_errors(self.resolved_database_url, self.database_origin):
                 self.ensure_schema()
                 with session_scope(self.engine, read_only=read_only) as session:
                     if not self.actor_claimed:
@@ -101,7 +101,7 @@ class App:
                         session.info[UNCLAIMED_ACTOR] = self.actor
                     yield session
         except HiddenPatient as refusal:  # told "not found"; the access log says "denied" (README, staff)
-            with translate_db_errors():
+            with translate_db_errors(self.resolved_database_url, self.database_origin):
                 record_refusal(self.engine, self.actor, refusal)
             raise
 
@@ -128,7 +128,7 @@ class App:
         from per_cli.db.schema import upgrade
 
         self._may_create = "engine" not in self.__dict__
-        with translate_db_errors():
+        with translate_db_errors(self.resolved_database_url, self.database_origin):
             return upgrade(self.engine, role_prefix=self.role_prefix)
 
     def schema_revision(self) -> str | None:
@@ -136,7 +136,7 @@ class App:
         from per_cli.db.faults import translate_db_errors
         from per_cli.db.schema import current_revision
 
-        with translate_db_errors(), self.engine.connect() as conn:
+        with translate_db_errors(self.resolved_database_url, self.database_origin), self.engine.connect() as conn:
             return current_revision(conn)
 
     def close(self) -> None:

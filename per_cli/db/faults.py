@@ -30,11 +30,13 @@ _DATA_ERRORS = {
 
 
 @contextmanager
-def translate_db_errors() -> Iterator[None]:
+def translate_db_errors(url: str | None = None, origin: str = "--database") -> Iterator[None]:
+    """Driver faults inside the block become one line; ``url`` and its ``origin`` let a SQLite fault name the
+    file and where to name another."""
     try:
         yield
     except exc.OperationalError as error:
-        raise _operational(error) from None
+        raise _operational(error, url, origin) from None
     except exc.IntegrityError as error:
         raise _integrity(error) from None
     except exc.DataError as error:
@@ -73,7 +75,7 @@ def describe_refusal(error: exc.DBAPIError) -> str:
     return f"the database refused a value ({_name(error)}{_state(error)}){where}"
 
 
-def _operational(error: exc.OperationalError) -> PerError:
+def _operational(error: exc.OperationalError, url: str | None = None, origin: str = "--database") -> PerError:
     state = _sqlstate(error)
     if state in ("40P01", "40001"):  # deadlock, serialization failure
         return Contention(
@@ -84,7 +86,40 @@ def _operational(error: exc.OperationalError) -> PerError:
     text = _first_line(error)
     if "locked" in text or "busy" in text:
         return PerError("database is locked by another writer; nothing was changed, try again", field="database")
+    file = _sqlite_file(url)
+    if file is not None and "readonly database" in text:
+        return PerError(
+            f"{file} cannot be written ({text}); nothing was changed: give your user write access to the file and "
+            f"its folder ({_elsewhere(origin)})",
+            field="database",
+        )
+    if file is not None and "unable to open database file" in text:
+        return PerError(
+            f"cannot open {file} ({text}): check that its folder exists and you may read and write both "
+            f"({_elsewhere(origin)})",
+            field="database",
+        )
     return PerError(f"cannot use the database: {text}", field="database")
+
+
+def _sqlite_file(url: str | None) -> str | None:
+    """The file a SQLite URL names, a ``file:`` URI's too (its query left out); None for anything else."""
+    from urllib.parse import unquote
+
+    scheme, sep, rest = (url or "").partition(":///")
+    if not sep or not scheme.startswith("sqlite"):
+        return None
+    name = unquote(rest.split("?", 1)[0]).removeprefix("file:")
+    return name if name and name != ":memory:" else None
+
+
+def _elsewhere(origin: str) -> str:
+    """Where to name another database instead: the place this one's URL came from."""
+    if origin == "default":
+        return "or name another database with --database or PER_DATABASE_URL"
+    if origin.startswith(("PER_", "--")):
+        return f"or name another database with {origin}"
+    return f"or name another database with --database ({origin} named this one)"
 
 
 def _integrity(error: exc.IntegrityError) -> PerError:

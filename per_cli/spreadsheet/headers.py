@@ -98,8 +98,12 @@ def map_headers(
     ignore_unknown: bool,
     required: Iterable[str] = ("personnummer",),
     known: Iterable[str] = FIELDS,
+    hint: str = "",
 ) -> dict[int, str]:
-    """Column index -> field; unknown (unless ignored), duplicate and missing columns are refused."""
+    """Column index -> field; unknown (unless ignored), duplicate and missing columns are refused.
+
+    ``hint`` ends the error of a header row without the expected names (a workbook's sheets: ``Table.sheet_hint``).
+    """
     known_set = set(known)
     required_list = [f for f in FIELDS if f in set(required)]
     mapping: dict[int, str] = {}
@@ -123,7 +127,13 @@ def map_headers(
     if unknown and not where:  # not one known column name: the file's shape may say why
         cause = likely_cause(columns)
         if cause:
-            raise InvalidInput(cause, field="file")
+            raise InvalidInput(cause + hint, field="file")
+        if hint:  # a workbook: most likely the wrong sheet
+            raise InvalidInput(
+                f"no known column name in the header row (found {', '.join(unknown)}; known: "
+                f"{known_columns_text(known_set)}){hint}",
+                field="file",
+            )
     if unknown and not ignore_unknown:
         raise InvalidInput(
             f"unknown column(s) {', '.join(unknown)}; known: {known_columns_text(known_set)}; "
@@ -134,7 +144,7 @@ def map_headers(
     if missing:
         found = ", ".join(repr(c) for c in columns) or "none"
         accepted = "; ".join(f"{f} (or {', '.join(a for a in ALIASES[f] if a != f)})" for f in missing)
-        raise InvalidInput(f"missing column(s): {accepted}; found: {found}", field="file")
+        raise InvalidInput(f"missing column(s): {accepted}; found: {found}{hint}", field="file")
     return mapping
 
 
@@ -144,7 +154,7 @@ _DATA_LIKE = re.compile(r"\d{6}|@|^\+?\d[\d\s-]{5,}$")
 
 def likely_cause(columns: Sequence[str]) -> str | None:
     """Why a header row has no known column names, when its shape tells: the wrong delimiter (one column holding
-    ``;`` or tabs) or no header row at all (the first row is data)."""
+    ``;`` or tabs) or no header row at all (the first row is data); a workbook's sheets are the caller's hint."""
     if len(columns) == 1:
         counts = {d: columns[0].count(d) for d in _DELIMITERS}
         found = max(counts, key=lambda d: counts[d])
@@ -158,8 +168,7 @@ def likely_cause(columns: Sequence[str]) -> str | None:
     if data:
         return (
             f"the first row looks like data, not column names ({len(data)} value(s) such as a personnummer, "
-            "number or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet), "
-            "or choose the right sheet with --sheet"
+            "number or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet)"
         )
     return None
 
@@ -193,7 +202,11 @@ class PnrList:
         self.has_header = not _looks_like_pnr(table.columns)
         if self.has_header:
             mapping = map_headers(
-                table.columns, ignore_unknown=ignore_unknown, required=("personnummer",), known=("personnummer",)
+                table.columns,
+                ignore_unknown=ignore_unknown,
+                required=("personnummer",),
+                known=("personnummer",),
+                hint=table.sheet_hint(),
             )
             self.column = next(iter(mapping))
         else:

@@ -25,6 +25,8 @@ class Table(ABC):
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    #: a workbook's worksheets, in its order (none for text)
+    sheets: tuple[str, ...] = ()
 
     def __init__(self, source: str, columns: list[str], header_line: int) -> None:
         self.source = source
@@ -39,6 +41,10 @@ class Table(ABC):
         """The number of the file's last line (text) or row (XLSX), for progress; None when it cannot be told
         cheaply. Call it before ``rows()``."""
         return None
+
+    def sheet_hint(self) -> str:
+        """For an error about the header row: which sheet was read, the others, and ``--sheet`` ("" for text)."""
+        return sheet_hint(self.sheet, self.sheets)
 
     @abstractmethod
     def describe(self) -> str:
@@ -56,6 +62,16 @@ def dimension_last_row(head: bytes) -> int | None:
     """The last row named by a worksheet's ``<dimension>`` in the first bytes of its XML, if any."""
     found = _DIMENSION.search(head)
     return int(found.group(1)) if found else None
+
+
+def sheet_hint(sheet: str | None, sheets: tuple[str, ...], *, named: bool = True) -> str:
+    """``; read sheet 'Blad1' of the workbook's 'Blad1', 'Patienter': choose one with --sheet NAME`` (or "");
+    ``named`` False leaves out the sheet read (the message already names it)."""
+    if sheet is None or not sheets:
+        return ""
+    names = ", ".join(repr(s) for s in sheets)
+    read = f"read sheet {sheet!r} of the workbook's" if named else "the workbook's sheets:"
+    return f"; {read} {names}: choose one with --sheet NAME"
 
 
 def blank(values: list[str]) -> bool:

@@ -144,3 +144,32 @@ def test_a_sqlite_file_that_cannot_be_opened(tmp_path: Path, command: list[str])
         f"Error: PER_DATABASE_URL: {tmp_path / 'a-folder'} is a folder, not a database file: name a file in it, "
         f"e.g. {tmp_path / 'a-folder' / 'per.db'}\n",
     )
+
+
+def _read_only(tmp_path: Path) -> Path:
+    path = tmp_path / "per.db"
+    proc = _per(tmp_path, f"sqlite:///{path}", "db", "upgrade")
+    assert proc.returncode == 0, proc.stderr
+    return path
+
+
+def test_a_read_only_sqlite_database_names_the_file_and_what_to_do(tmp_path: Path) -> None:
+    path = _read_only(tmp_path)
+    proc = _per(tmp_path, f"sqlite:///file:{path}?mode=ro&uri=true", "unit", "add", "X", "--name", "X")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1,
+        "",
+        f"Error: database: {path} cannot be written (attempt to write a readonly database); nothing was changed: "
+        "give your user write access to the file and its folder (or name another database with PER_DATABASE_URL)\n",
+    )
+    listed = _per(tmp_path, f"sqlite:///file:{path}?mode=ro&uri=true", "unit", "list", "--format", "csv")
+    assert (listed.returncode, listed.stdout) == (0, "code,name,patients,created_at\n")  # reading still works
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes a file whatever its mode")
+def test_a_sqlite_file_without_write_permission(tmp_path: Path) -> None:
+    path = _read_only(tmp_path)
+    path.chmod(0o400)
+    proc = _per(tmp_path, f"sqlite:///{path}", "unit", "add", "X", "--name", "X")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"Error: database: {path} cannot be written (attempt to write a readonly database)")

@@ -230,7 +230,6 @@ def test_a_first_row_of_data_is_named_without_showing_it(per: RunPer, unit: str,
     assert (result.exit_code, result.stderr) == (
         1,
         "Error: --file: the first row looks like data, not column names (1 value(s) such as a personnummer, number "
-        "or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet), or choose the right "
-        "sheet with --sheet\n",
+        "or e-mail address): add a header row (e.g. personnummer;förnamn;efternamn;enhet)\n",
     )
     assert "1212" not in result.stderr and "Tolvan" not in result.stderr

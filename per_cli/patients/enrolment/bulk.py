@@ -135,6 +135,7 @@ def enrol_file(
             table.columns,
             ignore_unknown=opts.ignore_unknown_columns,
             required=("personnummer", "first_name", "last_name"),
+            hint=table.sheet_hint(),
         )
         if "unit" not in mapping.values() and not opts.unit:
             raise InvalidInput("has no unit column (enhet/unit); give --unit CODE for its rows", field="file")
