@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, func, select, text
 from sqlalchemy.orm import Session
 
-from per_cli.db.models import AuditEvent, Patient, PatientErasure
+from per_cli.db.models import REVIEW_ALWAYS_SQL, AuditEvent, Patient, PatientErasure
 from per_cli.patients.register import display_pnr
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ class Review:
         return sum(1 for r in self.records if r["why_selected"] != RANDOM)
 
 
-def _proxy() -> ColumnElement[bool]:
-    return or_(AuditEvent.action == "login.proxy", AuditEvent.action.like("login.proxy.%"))
-
-
-def _always() -> ColumnElement[bool]:
-    return or_(_proxy(), AuditEvent.outcome == "denied")
+#: the events always taken, written as the partial index ``ix_audit_event_review`` is, so that it serves them
+_ALWAYS = text(f"({REVIEW_ALWAYS_SQL})")
+_NOT_ALWAYS = text(f"NOT ({REVIEW_ALWAYS_SQL})")
+_NAMES_PATIENT = text("patient_id IS NOT NULL")  # as the partial index ix_audit_event_patient_ids is written
+#: the largest number of candidate ids checked in one query
+_BATCH = 5000
 
 
 def _period(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -63,16 +64,64 @@ def _period(since: datetime | None, until: datetime | None) -> list[ColumnElemen
 
 
 def positions(seed: int, population: int, size: int) -> list[int]:
-    """``size`` distinct positions in ``range(population)``, sorted; a sparse Fisher–Yates shuffle that uses only
-    ``Random.random()``, the one part of ``random`` Python promises to keep the same across versions."""
+    """``size`` distinct positions in ``range(population)``, sorted (the first ``size`` of :func:`shuffled`)."""
+    return sorted(islice(shuffled(seed, population), size))
+
+
+def shuffled(seed: int, population: int) -> Iterator[int]:
+    """Every position in ``range(population)`` once, in the random order the seed gives; a sparse Fisher–Yates
+    shuffle, lazily (memory grows with what is taken), using only ``Random.random()``, the one part of ``random``
+    Python promises to keep the same across versions."""
     rng = random.Random(seed)
     swapped: dict[int, int] = {}
-    picked = []
-    for i in range(min(size, population)):
+    for i in range(population):
         j = i + int(rng.random() * (population - i))
-        picked.append(swapped.get(j, j))
+        yield swapped.get(j, j)
         swapped[j] = swapped.get(i, i)
-    return sorted(picked)
+
+
+def _id_range(session: Session, since: datetime | None, until: datetime | None, randoms: Any) -> tuple[int, int] | None:
+    """The first and last id of the events ``randoms`` admits in the period: the period's ends are each one look-up
+    in the ``(at, id)`` index (ids grow with time: an event is stamped when it is chained), then the nearest
+    admitted events within, walking the primary key. Events added later (this review's own) leave it as it is."""
+    period = _period(since, until)
+    if period:
+        first = select(AuditEvent.id).where(*period).order_by(AuditEvent.at, AuditEvent.id).limit(1)
+        last = select(AuditEvent.id).where(*period).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)
+    else:
+        first, last = select(func.min(AuditEvent.id)), select(func.max(AuditEvent.id))
+    start, end = session.execute(first).scalar(), session.execute(last).scalar()
+    if start is None or end is None:
+        return None
+    lo = session.execute(
+        select(AuditEvent.id).where(AuditEvent.id.between(start, end), randoms).order_by(AuditEvent.id).limit(1)
+    ).scalar()
+    hi = session.execute(
+        select(AuditEvent.id).where(AuditEvent.id.between(start, end), randoms).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar()
+    return None if lo is None or hi is None else (int(lo), int(hi))
+
+
+def _drawn_ids(session: Session, seed: int, span: tuple[int, int], sample: int, randoms: Any) -> list[int]:
+    """``sample`` events drawn uniformly from those that ``randoms`` admits between the period's first and last id.
+
+    Ids of the span are taken in the seed's random order and checked in batches by primary key, until ``sample``
+    are admitted or the span is exhausted: each admissible event is equally likely, and the database reads a few
+    hundred rows, not the log. The same seed over the same events draws the same sample.
+    """
+    lo, hi = span
+    order = shuffled(seed, hi - lo + 1)
+    chosen: list[int] = []
+    batch = max(64, 2 * sample)
+    while len(chosen) < sample:
+        candidates = [lo + offset for offset in islice(order, batch)]
+        if not candidates:
+            break
+        query = select(AuditEvent.id).where(AuditEvent.id.in_(candidates), randoms)
+        admitted = set(session.execute(query).scalars())
+        chosen += [c for c in candidates if c in admitted][: sample - len(chosen)]
+        batch = min(2 * batch, _BATCH)
+    return chosen
 
 
 def _why(action: str, outcome: str) -> str:
@@ -125,29 +174,27 @@ def draw(
     """Every proxy login and refusal in the period, plus ``sample`` random other patient-data accesses."""
     seed = secrets.randbelow(1_000_000_000) if seed is None else seed
     period = _period(since, until)
-    randoms = and_(AuditEvent.patient_id.is_not(None), not_(_always()), *period)
-    population = session.execute(select(func.count()).select_from(AuditEvent).where(randoms)).scalar_one()
-    wanted_positions = positions(seed, population, sample)
-    chosen: list[int] = []
-    if wanted_positions:
-        ids = session.execute(
-            select(AuditEvent.id).where(randoms).order_by(AuditEvent.id), execution_options={"yield_per": 10_000}
-        ).scalars()
-        wanted = iter(wanted_positions)
-        target = next(wanted)
-        for index, event_id in enumerate(ids):
-            if index == target:
-                chosen.append(event_id)
-                target = next(wanted, -1)
-                if target < 0:
-                    break
-        ids.close()
+    randoms = and_(AuditEvent.patient_id.is_not(None), _NOT_ALWAYS, *period)
+    span = _id_range(session, since, until, randoms)
+    population = _population(session, span)
+    chosen = _drawn_ids(session, seed, span, sample, randoms) if span and sample else []
     review = Review(seed=seed, population=population)
-    review.records.extend(_records(session, and_(_always(), *period)))
+    review.records.extend(_records(session, and_(_ALWAYS, *period)))
     for start in range(0, len(chosen), _CHUNK):
-        review.records.extend(_records(session, AuditEvent.id.in_(chosen[start : start + _CHUNK])))
+        review.records.extend(_records(session, AuditEvent.id.in_(sorted(chosen)[start : start + _CHUNK])))
     review.records.sort(key=lambda r: int(r["id"]))
     return review
+
+
+def _population(session: Session, span: tuple[int, int] | None) -> int:
+    """How many events the random part is drawn from: those naming a patient with ids in the span, less the ones
+    always taken. Both counts read indexes only (``ix_audit_event_patient_ids``, ``ix_audit_event_review``)."""
+    if span is None:
+        return 0
+    in_span = AuditEvent.id.between(*span)
+    named = select(func.count()).select_from(AuditEvent).where(_NAMES_PATIENT, in_span)
+    always = select(func.count(AuditEvent.patient_id)).where(_ALWAYS, in_span)  # counts those naming a patient
+    return int(session.execute(named).scalar_one()) - int(session.execute(always).scalar_one())
 
 
 def review(

@@ -129,7 +129,7 @@ class App:
 
         self._may_create = "engine" not in self.__dict__
         with translate_db_errors(self.resolved_database_url, self.database_origin):
-            return upgrade(self.engine, role_prefix=self.role_prefix)
+            return upgrade(self.engine, role_prefix=self.role_prefix, warn=self.warn)
 
     def schema_revision(self) -> str | None:
         """``per db current``: the database's schema revision (None for an empty database)."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -79,12 +80,15 @@ class Patient(Base):
     """A patient in the register; ``personnummer`` is the canonical 12-digit form."""
 
     __tablename__ = "patient"
-    __table_args__ = (Index("ix_patient_sort_key", "sort_key", "personnummer"),)
+    __table_args__ = (
+        Index("ix_patient_sort_key", "sort_key", "personnummer"),
+        Index("ix_patient_unit_sort", "unit_id", "sort_key", "personnummer"),  # a unit's list in its order
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     personnummer: Mapped[str] = mapped_column(String(12), unique=True)
     first_name: Mapped[str] = mapped_column(String(200))
     last_name: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("care_unit.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("care_unit.id"))
     mobile: Mapped[str | None] = mapped_column(String(20))
     mobile_type: Mapped[str | None] = mapped_column(String(30))
     email: Mapped[str | None] = mapped_column(String(320))
@@ -326,6 +330,13 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+#: the events ``per audit review`` always takes, as the partial index ``ix_audit_event_review`` is written (migration
+#: i19a): a query must say it the same way for SQLite to use the index
+REVIEW_ALWAYS_SQL = "action = 'login.proxy' OR action LIKE 'login.proxy.%' OR outcome = 'denied'"
+_REVIEW_ALWAYS = text(REVIEW_ALWAYS_SQL)
+_NAMES_PATIENT = text("patient_id IS NOT NULL")
+
+
 class AuditEvent(Base):
     """One access to or change of patient data, chained to the previous event by ``prev_hash``."""
 
@@ -333,9 +344,14 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_patient_at", "patient_id", "at"),
         Index("ix_audit_event_action_at", "action", "at"),
+        Index("ix_audit_event_at_id", "at", "id"),
+        # the events a review always takes (migration i19a; per_cli.audit.review.ALWAYS_SQL)
+        Index("ix_audit_event_review", "id", sqlite_where=_REVIEW_ALWAYS, postgresql_where=_REVIEW_ALWAYS),
+        # the review's population is counted in it (index only)
+        Index("ix_audit_event_patient_ids", "id", sqlite_where=_NAMES_PATIENT, postgresql_where=_NAMES_PATIENT),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     patient_id: Mapped[int | None] = mapped_column(Integer)

@@ -6,6 +6,7 @@ ordinary commands never import Alembic; a test keeps ``HEAD`` equal to the migra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration this program ships (tests/db/test_schema.py keeps it honest).
-HEAD = "i16a"
+HEAD = "i19a"
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -66,11 +67,18 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head", *, role_prefix: str = "per_") -> tuple[str | None, str | None]:
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    *,
+    role_prefix: str = "per_",
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str | None, str | None]:
     """Migrate to ``revision`` under a lock so that two first uses at once do not both create tables.
 
     On PostgreSQL, a schema at ``HEAD`` then gets the staff roles' grants and row-level security afresh
-    (``per_cli.db.roles``), in the same transaction.
+    (``per_cli.db.roles``), in the same transaction, and the trigram search index if it is still missing
+    (``per_cli.db.trigram``: ``warn`` hears what the DBA should do when ``pg_trgm`` cannot be created).
     """
     from alembic import command
 
@@ -86,6 +94,9 @@ def upgrade(engine: Engine, revision: str = "head", *, role_prefix: str = "per_"
         after = current_revision(conn)
         if conn.dialect.name == "postgresql" and after == HEAD:
             from per_cli.db.roles import apply
+            from per_cli.db.trigram import ensure_search_index
 
             apply(conn, role_prefix)
+            if (missing := ensure_search_index(conn)) and warn is not None:
+                warn(missing)
     return before, after

@@ -217,8 +217,12 @@ def load_with_unit(session: Session, patient: Patient) -> tuple[str, PatientCred
     return unit_code, credential
 
 
-def _matching(unit: CareUnit | None, search: str | None) -> list[ColumnElement[bool]]:
-    """The conditions of a patient listing: the unit, and every search term in the search column."""
+def _matching(unit: CareUnit | None, search: str | None, *, sqlite: bool = False) -> list[ColumnElement[bool]]:
+    """The conditions of a patient listing: the unit, and every search term in the search column.
+
+    On SQLite a term also names the rows the trigram table ``patient_search`` finds for it (migration i19a), so
+    the ``LIKE`` checks those rows only, not every patient; PostgreSQL's trigram index serves the ``LIKE`` itself.
+    """
     from per_cli.db.rows import LIKE_ESCAPE, escape_like
     from per_cli.patients.search import search_terms
 
@@ -228,7 +232,24 @@ def _matching(unit: CareUnit | None, search: str | None) -> list[ColumnElement[b
     for alternatives in search_terms(search or ""):
         likes = [Patient.search_text.like(f"%{escape_like(t)}%", escape=LIKE_ESCAPE) for t in alternatives]
         conditions.append(or_(*likes))
+        if sqlite and (found := _trigram_rows(alternatives)) is not None:
+            conditions.append(Patient.id.in_(found))
     return conditions
+
+
+def _trigram_rows(alternatives: tuple[str, ...]) -> Any:
+    """The ids ``patient_search`` finds for any of the alternatives; None if one cannot be looked up there (under
+    three characters: no trigram; a LIKE wildcard: FTS5 serves LIKE without ESCAPE only)."""
+    from sqlalchemy import column, table, union_all
+
+    if any(len(t) < 3 or not _PLAIN.isdisjoint(t) for t in alternatives):
+        return None
+    fts = table("patient_search", column("rowid"), column("search_text"))
+    selects = [select(fts.c.rowid).where(fts.c.search_text.like(f"%{t}%")) for t in alternatives]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+_PLAIN = frozenset("%_\\")
 
 
 def list_patients(
@@ -236,13 +257,18 @@ def list_patients(
 ) -> list[tuple[Patient, str]]:
     """The first ``limit`` matching patients in Swedish order of last name, first name (``patients.search``)."""
     query = select(Patient, CareUnit.code).join(CareUnit, CareUnit.id == Patient.unit_id)
-    query = query.where(*_matching(unit, search))
+    query = query.where(*_matching(unit, search, sqlite=_is_sqlite(session)))
     query = query.order_by(Patient.sort_key, Patient.personnummer).limit(limit)
     return [(p, code) for p, code in session.execute(query).tuples()]
 
 
 def count_patients(session: Session, *, unit: CareUnit | None, search: str | None) -> int:
-    return int(session.execute(select(func.count()).select_from(Patient).where(*_matching(unit, search))).scalar_one())
+    conditions = _matching(unit, search, sqlite=_is_sqlite(session))
+    return int(session.execute(select(func.count()).select_from(Patient).where(*conditions)).scalar_one())
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 # --- use cases: each reads or changes patient data and writes its audit event in the same transaction ---

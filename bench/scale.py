@@ -1,0 +1,368 @@
+"""A national register: the lookups of ``per`` at a base size and at full size, and the audit write rate.
+
+``python -m bench.scale --patients N --events M`` builds a register through per's own paths (``per patient enrol
+--file`` for the patients, the audit writer for the access log), first at a base size (a tenth, at most 100 000
+patients, the events in the same proportion), then grows it to N patients and M events. At both sizes each
+command is run as a subprocess, interleaved with ``per --help`` (the start-up baseline of the same moment), median
+of five; a lookup should take at most 1.3× its base-size time at full size, ``audit review`` at most 2 s. The
+audit write rate (events/s through ``record_batch``, transactions of 500) is measured at both sizes too.
+
+SQLite always; PostgreSQL when ``PER_TEST_POSTGRES_URL`` is set (a schema of its own, dropped afterwards). The
+documented full run is ``--patients 1000000 --events 5000000`` (about 3 GB of SQLite file, 40 minutes on two
+cores); ``make bench`` runs the default sizes. Sizes that do not fit the free memory or disk are refused first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PER = str(Path(sys.executable).parent / "per")
+UNITS = [f"U{i:02d}" for i in range(20)]
+FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Åsa", "Björn", "Märta", "Örjan", "Ingrid", "Sven"]
+FIRST += ["Eva", "Per", "Lena", "Nils", "Sara", "Olof", "Elin", "Göran", "Maja", "Hugo", "Saga", "Ture"]
+_STEM = ["Berg", "Lind", "Sjö", "Ek", "Holm", "Ström", "Gran", "Nord", "Sand", "Ås", "Öst", "Wall", "Dahl", "Fors"]
+_STEM += ["Lund", "Hed", "Björk", "Al", "Ny", "Sö", "Vik", "Hag", "Mal", "Ro"]
+_TAIL = ["ström", "qvist", "berg", "gren", "lund", "man", "dal", "holm", "blad", "kvist", "stedt", "fors", "ros"]
+LAST = [s + t for s in _STEM for t in _TAIL] + ["Andersson", "Johansson", "Karlsson", "Nilsson", "Öberg"]
+SEARCH = "lindqvist"  # one surname of about 320: about 0.3 % of the register
+#: bytes per patient and per event, SQLite file and PostgreSQL alike (measured, rounded up), and this process's
+#: memory per patient (the set of numbers used, the CSV row)
+DISK_PER_PATIENT, DISK_PER_EVENT, MEMORY_PER_PATIENT = 1200, 450, 200
+RUNS = 5
+LOOKUP_LIMIT, REVIEW_LIMIT_S = 1.3, 2.0
+
+
+def _luhn(nine: str) -> str:
+    total = 0
+    for i, ch in enumerate(nine):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def _people(rng: random.Random, used: set[int], n: int) -> Iterator[list[str]]:
+    while n:
+        born = date(1920, 1, 1) + timedelta(days=rng.randrange(365 * 95))
+        short = f"{born.year % 100:02d}{born.month:02d}{born.day:02d}{rng.randrange(1, 1000):03d}"
+        pnr = f"{born.year}{short[2:]}{_luhn(short)}"
+        if int(pnr) in used:
+            continue
+        used.add(int(pnr))
+        n -= 1
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        mobile = f"070-{rng.randrange(1000):03d} {rng.randrange(100):02d} {rng.randrange(100):02d}"
+        yield [f"{pnr[:8]}-{pnr[8:]}", first, last, mobile, f"{first}.{last}.{len(used)}@example.se", rng.choice(UNITS)]
+
+
+def write_patients(path: Path, rng: random.Random, used: set[int], n: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, delimiter=";")
+        out.writerow(["personnummer", "förnamn", "efternamn", "mobiltelefon", "e-post", "enhet"])
+        out.writerows(_people(rng, used, n))
+
+
+def check_room(patients: int, events: int, folder: Path, backends: int) -> str | None:
+    """One line naming what does not fit, or None."""
+    disk = (patients * DISK_PER_PATIENT + events * DISK_PER_EVENT) * backends + patients * 120  # + the CSV files
+    free = shutil.disk_usage(folder).free
+    if disk > free * 0.8:
+        return f"needs about {disk / 1e9:.1f} GB of disk in {folder}, {free / 1e9:.1f} GB free: give smaller sizes"
+    memory = patients * MEMORY_PER_PATIENT + 400_000_000  # + per's own processes
+    available = _available_memory()
+    if available is not None and memory > available * 0.8:
+        return f"needs about {memory / 1e9:.1f} GB of memory, {available / 1e9:.1f} GB available: give smaller sizes"
+    return None
+
+
+def _available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+# --- building the register through per ---
+
+
+def _per(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PER, *args], env=env, check=True, capture_output=True, text=True)
+
+
+def enrol(env: dict[str, str], path: Path) -> float:
+    started = time.perf_counter()
+    _per(env, "patient", "enrol", "--file", str(path), "--format", "json")
+    return time.perf_counter() - started
+
+
+def add_events(url: str, count: int, patients: int, seed: int) -> None:
+    """``count`` events through the audit writer: reads of random patients, a few proxy logins and refusals, and
+    the newest 100 one per transaction (so the newest events have instants of their own)."""
+    from per_cli.audit.events import Event, record, record_batch
+    from per_cli.db.engine import make_engine, session_scope
+
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    single = min(100, count)
+    left = count - single
+    try:
+        while left > 0:
+            n = min(5000, left)
+            with session_scope(engine) as session:
+                rare = n // 2000  # 0.05 % proxy logins, 0.05 % refusals
+                shows: list[tuple[int | None, str | None, dict[str, Any]]] = [
+                    (rng.randrange(1, patients + 1), rng.choice(UNITS), {}) for _ in range(n - 2 * rare)
+                ]
+                record_batch(session, "bench", "patient.show", shows)
+                proxies = [
+                    (rng.randrange(1, patients + 1), rng.choice(UNITS), {"caregiver": "cg"}) for _ in range(rare)
+                ]
+                record_batch(session, "bench", "login.proxy", proxies)
+                denied = [(rng.randrange(1, patients + 1), None, {"channel": "sms"}) for _ in range(rare)]
+                record_batch(session, "bench", "login.otp", denied, outcome="denied")
+            left -= n
+        for _ in range(single):
+            with session_scope(engine) as session:
+                pid = rng.randrange(1, patients + 1)
+                record(session, Event(actor="bench", action="patient.show", patient_id=pid, unit_code=UNITS[0]))
+    finally:
+        engine.dispose()
+
+
+def write_rate(url: str, patients: int, count: int = 20_000, per_transaction: int = 500) -> float:
+    """Events/s appended through ``record_batch``, ``per_transaction`` random patients' reads a transaction."""
+    from per_cli.audit.events import record_batch
+    from per_cli.db.engine import make_engine, session_scope
+
+    rng = random.Random(count)
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        for _ in range(count // per_transaction):
+            with session_scope(engine) as session:
+                entries: list[tuple[int | None, str | None, dict[str, Any]]] = [
+                    (rng.randrange(1, patients + 1), UNITS[1], {}) for _ in range(per_transaction)
+                ]
+                record_batch(session, "bench", "patient.show", entries)
+        return count / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
+
+
+def analyze(url: str) -> None:
+    """What autovacuum (PostgreSQL) or ``PRAGMA optimize`` would have done on a live register by now."""
+    from per_cli.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def _probe(url: str) -> tuple[str, str]:
+    """A patient with events (the one most read) and the instant of the 31st-newest event, for the commands."""
+    from per_cli.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT patient_id FROM audit_event ORDER BY id DESC LIMIT 1").scalar()
+            pnr = conn.exec_driver_sql(f"SELECT personnummer FROM patient WHERE id = {int(pid or 1)}").scalar()
+            at = conn.exec_driver_sql("SELECT at FROM audit_event ORDER BY id DESC LIMIT 1 OFFSET 30").scalar()
+    finally:
+        engine.dispose()
+    when = at.isoformat() if isinstance(at, datetime) else f"{str(at).replace(' ', 'T')}+00:00"
+    return str(pnr), when
+
+
+# --- measuring ---
+
+
+def commands(pnr: str, since: str) -> dict[str, list[str]]:
+    return {
+        "patient show": ["patient", "show", pnr],
+        "audit list --patient": ["audit", "list", "--patient", pnr],
+        "audit extract": ["audit", "extract", pnr],
+        f"patient list --search {SEARCH}": ["patient", "list", "--search", SEARCH],
+        "audit list --since T (31st-newest)": ["audit", "list", "--since", since],
+        "audit review --sample 50": ["audit", "review", "--sample", "50", "--seed", "7", "--format", "csv"],
+        "patient list --unit U03 --limit 100": ["patient", "list", "--unit", "U03", "--limit", "100"],
+    }
+
+
+def _timed(env: dict[str, str], args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([PER, *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def measure(env: dict[str, str], cmds: dict[str, list[str]], runs: int = RUNS) -> dict[str, float]:
+    """Median seconds of each command and of ``per --help``, interleaved run by run (one warm-up round first)."""
+    every = {"per --help": ["--help"], **cmds}
+    times: dict[str, list[float]] = {name: [] for name in every}
+    for round_ in range(runs + 1):
+        for name, args in every.items():
+            took = _timed(env, args)
+            if round_:
+                times[name].append(took)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_backend(label: str, url: str, folder: Path, patients: int, events: int, log: Any) -> list[dict[str, Any]]:
+    env = {**os.environ, "PER_DATABASE_URL": url, "PER_ACTOR": "bench", "PER_CONFIG": str(folder / "none.toml")}
+    (folder / "none.toml").write_text("")
+    _per(env, "db", "upgrade")
+    for code in UNITS:
+        _per(env, "unit", "add", code, "--name", f"Enhet {code}")
+    rng, used = random.Random(19), set[int]()
+    base_patients = min(100_000, max(1, patients // 10))
+    base_events = max(base_patients, events * base_patients // patients)
+    stages = [(base_patients, base_events), (patients, events)]
+    done_p = done_e = 0
+    figures: list[tuple[int, int, dict[str, float], float, str]] = []
+    for n_p, n_e in stages:
+        started = time.perf_counter()
+        write_patients(folder / "patients.csv", rng, used, n_p - done_p)
+        took = enrol(env, folder / "patients.csv")
+        log(f"  {label}: enrolled {n_p - done_p:,} patients in {took:.1f} s ({(n_p - done_p) / took:,.0f} rows/s)")
+        extra = max(0, n_e - n_p - done_e + done_p)
+        add_events(url, extra, n_p, seed=n_p)
+        done_p, done_e = n_p, n_e
+        analyze(url)
+        log(f"  {label}: {n_p:,} patients, {n_e:,} events built in {time.perf_counter() - started:.0f} s; {_load()}")
+        rate = write_rate(url, n_p)
+        pnr, since = _probe(url)
+        medians = measure(env, commands(pnr, since))
+        figures.append((n_p, n_e, medians, rate, _load()))
+        for name, value in medians.items():
+            log(f"    {name:40s} {value * 1000:8.0f} ms")
+        log(f"    audit write rate {rate:,.0f} events/s; {figures[-1][4]}")
+    (bp, be, base, base_rate, _), (fp, fe, full, full_rate, load) = figures
+    results = []
+    for name in full:
+        if name == "per --help":
+            continue
+        ratio = full[name] / base[name]
+        review = name.startswith("audit review")
+        results.append(
+            {
+                "name": f"{name}, {fp:,} + {fe:,} events ({label}; per --help {full['per --help'] * 1000:.0f} ms)",
+                "value": full[name] * 1000,
+                "unit": "ms",
+                "baseline": f"same at {bp:,} + {be:,} (per --help {base['per --help'] * 1000:.0f} ms)",
+                "baseline_value": base[name] * 1000,
+                "ratio": ratio,
+                "target": f"≤ {REVIEW_LIMIT_S:g} s" if review else f"≤ {LOOKUP_LIMIT}×",
+                "ok": full[name] <= REVIEW_LIMIT_S if review else ratio <= LOOKUP_LIMIT,
+            }
+        )
+    results.append(
+        {
+            "name": f"audit write rate at {fe:,} events ({label}; {load})",
+            "value": full_rate,
+            "unit": "events/s",
+            "baseline": f"same at {be:,} events",
+            "baseline_value": base_rate,
+            "ratio": full_rate / base_rate,
+            "target": "≥ 0.8×",
+            "ok": full_rate / base_rate >= 0.8,
+        }
+    )
+    return results
+
+
+@contextmanager
+def postgres_url(url: str) -> Iterator[str]:
+    """A schema of its own on the server, dropped afterwards."""
+    import sqlalchemy
+
+    name = f"bench_scale_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        admin.dispose()
+
+
+def scale(patients: int, events: int, *, postgres: str | None, log: Any) -> list[dict[str, Any]]:
+    if events < patients:
+        raise SystemExit("bench/scale: --events must be at least --patients (each enrolment is an event)")
+    with tempfile.TemporaryDirectory(prefix="per-scale-") as tmp:
+        folder = Path(tmp)
+        refusal = check_room(patients, events, folder, 2 if postgres else 1)
+        if refusal:
+            raise SystemExit(f"bench/scale: {refusal}")
+        results = run_backend("SQLite", f"sqlite:///{folder / 'per.db'}", folder, patients, events, log)
+        (folder / "per.db").unlink()
+        if postgres:
+            with postgres_url(postgres) as url:
+                results += run_backend("PostgreSQL", url, folder, patients, events, log)
+    return results
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """``make bench``: the default sizes (``--quick``: a tenth)."""
+    patients, events = (30_000, 150_000) if quick else (200_000, 1_000_000)
+    return scale(patients, events, postgres=os.environ.get("PER_TEST_POSTGRES_URL"), log=_stderr)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=200_000, help="patients at full size (default 200 000)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="audit events at full size (default 1 000 000)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even with PER_TEST_POSTGRES_URL")
+    args = parser.parse_args()
+    postgres = None if args.no_postgres else os.environ.get("PER_TEST_POSTGRES_URL")
+    _stderr(f"bench/scale: {args.patients:,} patients, {args.events:,} events; {_load()}")
+    results = scale(args.patients, args.events, postgres=postgres, log=_stderr)
+    from tabulate import tabulate
+
+    rows = [
+        [r["name"], f"{r['value']:,.4g} {r['unit']}", r["baseline"], f"{r['baseline_value']:,.4g}", f"{r['ratio']:.2f}"]
+        for r in results
+    ]
+    for row, r in zip(rows, results, strict=True):
+        row += [r["target"], "yes" if r["ok"] else "NO"]
+    print(
+        tabulate(rows, headers=["figure", "value", "baseline (same run)", "baseline value", "ratio", "target", "met"])
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
