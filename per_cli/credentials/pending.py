@@ -6,8 +6,10 @@ one is retired), and so does a delivery the provider confirms (``delivered``). A
 every channel puts back what was pending before it. Whatever instant a run is killed at, the patient can log
 in with the last password a message gave them.
 
-A login with a wrong password verifies two hashes while a pending one exists (one otherwise): the difference
-only tells that a password was sent recently, which the patient's phone tells too.
+Every check of a patient's password costs the same two Argon2id runs whatever the state (:func:`matches`,
+:func:`spend_check`): the pending hash, or with none a hash of what was typed with the configured parameters, and
+the current hash; both always run. Otherwise a wrong password would take twice as long while a password is on
+its way, telling anyone who tries that one was just sent.
 """
 
 from __future__ import annotations
@@ -23,25 +25,39 @@ from per_cli.db.models import OtpChallenge, PatientCredential
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-
-def check_password(credential: PatientCredential, password: str) -> bool:
-    """True when ``password`` is the current or the pending password; a pending match is promoted (the caller's
-    transaction writes it)."""
-    from per_cli.credentials.passwords import verify_password
-
-    if credential.pending_hash and verify_password(credential.pending_hash, password):
-        promote_in_place(credential)
-        return True
-    return verify_password(credential.password_hash, password)
+    from per_cli.credentials.passwords import Argon2Params
 
 
-def matches(current: str, pending: str | None, password: str) -> str | None:
-    """``"pending"`` or ``"current"`` for the hash ``password`` matches (the pending one is tried first), or None."""
-    from per_cli.credentials.passwords import verify_password
+#: Argon2id runs per password check, on every path (the module docstring says why)
+RUNS_PER_CHECK = 2
 
-    if pending and verify_password(pending, password):
+
+def matches(current: str, pending: str | None, password: str, params: Argon2Params) -> str | None:
+    """``"pending"`` or ``"current"`` for the hash ``password`` matches (the pending one wins), or None.
+
+    Always :data:`RUNS_PER_CHECK` runs: the pending hash, or with none one hash with ``params`` (the configured
+    ones, which a pending hash would have), then the current hash, whatever the first gave.
+    """
+    from per_cli.credentials.passwords import spend_one_hash, verify_password
+
+    if pending:
+        pending_ok = verify_password(pending, password)
+    else:
+        spend_one_hash(password, params)
+        pending_ok = False
+    current_ok = verify_password(current, password)
+    if pending_ok:
         return "pending"
-    return "current" if verify_password(current, password) else None
+    return "current" if current_ok else None
+
+
+def spend_check(password: str, params: Argon2Params) -> None:
+    """What a check costs when there is nothing to compare (unknown, no password, excluded, locked): the same
+    :data:`RUNS_PER_CHECK` runs with the configured parameters."""
+    from per_cli.credentials.passwords import spend_one_hash
+
+    for _ in range(RUNS_PER_CHECK):
+        spend_one_hash(password, params)
 
 
 def promote(session: Session, patient_id: int, pending_hash: str) -> bool:

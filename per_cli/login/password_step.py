@@ -4,9 +4,10 @@
    credential, or — for an unknown personnummer or a patient without a password — the ``login_throttle`` row
    of a keyed hash of the canonical number. It commits before any comparison.
 2. A try before the stored slow-down is refused at once (:class:`TooSoon`, "try again in N s"), unknown or
-   known alike, and nothing is compared. Every other path does exactly one Argon2id verification: against the
-   patient's hash, or against a dummy hash made with the *configured* parameters (unknown, no password,
-   excluded, locked), so all five take the same time.
+   known alike, and nothing is compared. Every other path does exactly two Argon2id runs
+   (``pending.RUNS_PER_CHECK``): the pending hash or a hash with the *configured* parameters, and the patient's
+   hash; or, with nothing to compare (unknown, no password, excluded, locked), two hashes with the configured
+   parameters. So all five, and a wrong password while a new one is on its way, take the same time.
 3. A right password for a patient who may log in takes its try back (``lockout.refund``); every other outcome
    keeps the count and writes the audit event with the real reason (``wrong_password``, ``unknown_patient``,
    ``no_password``, ``excluded``, ``locked``, ``too_soon``). The user reads one message for all of them.
@@ -51,8 +52,8 @@ def check_patient_password(
 ) -> PasswordChecked:
     """Count, compare, and refund or refuse (see the module docstring). ``key`` keys the throttle hash.
     Raises ``AuthDenied`` (``denied``; :class:`TooSoon`) after auditing the refusal as ``action``."""
-    from per_cli.credentials.passwords import Argon2Params, spend_one_hash
-    from per_cli.credentials.pending import matches, promote
+    from per_cli.credentials.passwords import Argon2Params
+    from per_cli.credentials.pending import matches, promote, spend_check
     from per_cli.identity.personnummer import parse_personnummer
 
     canonical = parse_personnummer(pnr_text).default.canonical
@@ -89,10 +90,11 @@ def check_patient_password(
     if not counted.allowed:
         reason = reason or "locked"
     used: str | None = None
+    params = Argon2Params.from_config(uow.config)
     if stored is not None and reason is None:
-        used = matches(stored, pending, password)
-    else:  # one Argon2 run, as for a wrong password
-        spend_one_hash(password, Argon2Params.from_config(uow.config))
+        used = matches(stored, pending, password, params)
+    else:  # the same Argon2 runs as for a wrong password
+        spend_check(password, params)
     correct = used is not None
     if reason is None and correct and patient is not None:
         with uow.transaction() as session:

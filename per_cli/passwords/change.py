@@ -82,7 +82,7 @@ def change_password(uow: UnitOfWork, pnr_text: str, *, token: str, old: str, new
         where = {**where, "details": details}
         refuse(uow, "password.change", Refusal("too_soon" if too_soon else "locked", CHANGE_DENIED, **where,
                                                error=too_soon))  # fmt: skip
-    if matches(stored, pending, old) is None:
+    if matches(stored, pending, old, params) is None:
         where = {**where, "details": {**where["details"], **counted.details()}}
         refuse(uow, "password.change", Refusal("wrong_password", CHANGE_DENIED, **where))
     new_hash = hash_password(new, params)
