@@ -41,6 +41,7 @@ def _setup(tmp: str, time_cost: int) -> dict[str, str]:
     def per(*args: str, stdin: str | None = None) -> None:
         subprocess.run([PER, *args], env=env, check=True, capture_output=True, input=stdin, text=True)
 
+    per("db", "upgrade")  # creates the file: no other command makes a new SQLite database
     per("unit", "add", "BENCH", "--name", "Bench")
     for name, pnr in CASES.items():
         if name != "unknown personnummer":
