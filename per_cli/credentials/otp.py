@@ -188,9 +188,17 @@ def _read_key(path: Path) -> bytes:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ConfigError(f"cannot read the one-time-code key file: {exc.strerror or exc}", field=str(path)) from None
+        raise ConfigError(
+            f"cannot read the one-time-code key file: {exc.strerror or exc}; make it readable for you, or set "
+            f"{KEY_ENV} or [otp] key",
+            field=str(path),
+        ) from None
     if len(text) < MIN_KEY_LENGTH:
-        raise ConfigError(f"the one-time-code key file must hold at least {MIN_KEY_LENGTH} characters", field=str(path))
+        raise ConfigError(
+            f"the one-time-code key file must hold at least {MIN_KEY_LENGTH} characters; put the key the other "
+            f"machines use in it, or set {KEY_ENV} or [otp] key",
+            field=str(path),
+        )
     return text.encode()
 
 

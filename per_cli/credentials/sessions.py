@@ -117,7 +117,7 @@ def create_session(
 
 def find_session(session: Session, token: str) -> LoginSession | None:
     if not token.strip():
-        raise InvalidInput("is empty", field="session token")
+        raise InvalidInput("is empty; give the token `per login` printed", field="session token")
     from per_cli.staff.scope import open_keys
 
     digest = token_digest(token)

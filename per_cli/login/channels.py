@@ -51,15 +51,25 @@ def plan_channels(
     for channel in wanted:
         if channel == "sms":
             if not mobile:
-                raise InvalidInput("the patient's profile has no mobile number", field="channel sms")
+                raise InvalidInput(
+                    "the patient's profile has no mobile number; add one with `per patient edit-profile PNR --mobile "
+                    "NUMBER`, or choose --channel email",
+                    field="channel sms",
+                )
             if not sms_ok:
                 raise InvalidInput(
-                    "the number on the patient's profile is not a mobile number; SMS is refused", field="channel sms"
+                    "the number on the patient's profile is not a mobile number; SMS is refused: set a mobile with "
+                    "`per patient edit-profile PNR --mobile NUMBER`, or choose --channel email",
+                    field="channel sms",
                 )
             recipients.append(Recipient("sms", mobile))
         else:
             if not email:
-                raise InvalidInput("the patient's profile has no e-mail address", field="channel email")
+                raise InvalidInput(
+                    "the patient's profile has no e-mail address; add one with `per patient edit-profile PNR --email "
+                    "ADDRESS`, or choose --channel sms",
+                    field="channel email",
+                )
             recipients.append(Recipient("email", email))
     return recipients, warnings
 

@@ -67,7 +67,10 @@ def transport_class(scheme: str, *, setting: str | None = None) -> type[Transpor
     except ConfigError:
         raise
     except Exception as exc:  # a broken plugin must not crash the CLI with a traceback
-        raise ConfigError(f"scheme: the {scheme}:// plugin failed to load: {exc}", field=setting) from None
+        raise ConfigError(
+            f"scheme: the {scheme}:// plugin failed to load: {exc}; reinstall its package where per is installed",
+            field=setting,
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Transport)):
         raise ConfigError(f"scheme: the {scheme}:// plugin does not provide a Transport class", field=setting)
     return cls
