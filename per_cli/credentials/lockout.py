@@ -140,10 +140,12 @@ def claim(session: Session, account: Account, policy: LockoutPolicy, now: dateti
         or_(table.locked_until.is_(None), table.locked_until <= now),
         or_(table.not_before.is_(None), table.not_before <= now),
     )
+    # a throttle row's time goes with the count: the unknown number's path does no more statements than a patient's
+    stamp = {"updated_at": now} if table is LoginThrottle else {}
     count = session.execute(
         update(table)
         .where(account.where, open_now)
-        .values(failed_logins=table.failed_logins + 1)
+        .values(failed_logins=table.failed_logins + 1, **stamp)
         .returning(table.failed_logins)
     ).scalar_one_or_none()
     if count is None:
@@ -154,8 +156,6 @@ def claim(session: Session, account: Account, policy: LockoutPolicy, now: dateti
         values["not_before"] = now + timedelta(seconds=delay)
     if count >= policy.lock_after:
         values["locked_until"] = now + timedelta(minutes=policy.lock_minutes)
-    if table is LoginThrottle:
-        values["updated_at"] = now
     if values:
         session.execute(update(table).where(account.where).values(**values))
     return Claim(allowed=True, failures=int(count), locked=count >= policy.lock_after)
