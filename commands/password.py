@@ -204,7 +204,9 @@ def send(
     Each password is stored (pending) before it is sent, so a run stopped at any moment leaves every patient
     with a password that works. Running the same list on the same channels again, or --resume CAMPAIGN, sends
     only to the patients not yet reached; a patient whose message may have arrived (unknown) is listed and
-    sent again only with --resend-unknown.
+    sent again only with --resend-unknown. A patient whose mobile number or e-mail address replaced an earlier
+    one within the hold is a rejected row, unless the list's contact_verified_by (kontakt_verifierad) column
+    says in-person, id-document or callback for them (audited); --channels available then uses their others.
 
     \b
     Examples:

@@ -178,8 +178,10 @@ class _Shared:
     # -- claiming --
 
     def claim(self) -> list[tuple[Campaign, int, Target]]:
-        from per_cli.passwords.delivery.listing import plan
+        from per_cli.credentials.contact_hold import HoldSettings
+        from per_cli.passwords.delivery.listing import plan_held
 
+        hold = HoldSettings.from_config(self.uow.config)
         now = utcnow()
         lease = now + timedelta(seconds=self.options.lease_seconds)
         out: list[tuple[Campaign, int, Target]] = []
@@ -206,7 +208,9 @@ class _Shared:
                 unit = session.get(CareUnit, patient.unit_id)
                 channels = tuple(campaign.channels.split(","))
                 try:
-                    target = plan(patient, unit.code if unit else "", channels, campaign.channel_rule)  # type: ignore[arg-type]
+                    target, _ = plan_held(patient, unit.code if unit else "", channels,  # type: ignore[arg-type]
+                                          campaign.channel_rule, hold, now, after=row.updated_at,
+                                          checked=row.channels.split(","))  # fmt: skip
                 except InvalidInput as exc:
                     row.status, row.error, row.updated_at = "failed", str(exc), now
                     continue

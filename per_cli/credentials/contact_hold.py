@@ -10,13 +10,17 @@ set for the first time is not held.
 When a contact was replaced is recorded by the database itself (a trigger on ``patient``, migration i14a), so
 every way of changing a profile (``patient edit-profile``, a bulk enrolment's updates) is covered.
 
+A list (``password send --file``, a campaign) holds such a patient as a rejected row with the reason, unless the
+list's ``contact_verified_by`` column says how staff confirmed the change (:func:`check_list_hold`). When the
+campaign is sent, later than it was read, a contact replaced since the patient was queued is held again.
+
 BankID's phone authentication is deliberately not used here: BankID's relying-party terms forbid using BankID
 to issue or reset another credential ("ID-växling").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -59,13 +63,28 @@ def check_verified_by(value: str | None) -> str | None:
     return value
 
 
-def held_channels(patient: Patient, channels: Iterable[str], settings: HoldSettings, now: datetime) -> list[str]:
-    """The chosen channels whose contact replaced an earlier one within the hold."""
+def held_channels(
+    patient: Patient,
+    channels: Iterable[str],
+    settings: HoldSettings,
+    now: datetime,
+    *,
+    after: datetime | None = None,
+    checked: Collection[str] = (),
+) -> list[str]:
+    """The chosen channels whose contact replaced an earlier one within the hold; a ``checked`` channel (one a
+    list's reading already let through at ``after``) only when it was replaced after that."""
     if settings.hours == 0:
         return []
     since = now - timedelta(hours=settings.hours)
     replaced = {"sms": patient.mobile_replaced_at, "email": patient.email_replaced_at}
-    return [ch for ch in channels if (at := replaced.get(ch)) is not None and at > since]
+    held = []
+    for ch in channels:
+        at = replaced.get(ch)
+        if at is None or at <= since or (after is not None and ch in checked and at <= after):
+            continue
+        held.append(ch)
+    return held
 
 
 def check_hold(
@@ -86,4 +105,35 @@ def check_hold(
         f"the patient's {what} was changed less than {settings.hours} h ago; confirm the change with the patient "
         "and send again with --contact-verified-by in-person, id-document or callback",
         tuple(held),
+    )
+
+
+class HeldInList(InvalidInput):
+    """A patient of a list whose contact is held: the row is rejected (or, when sent, failed) with this reason."""
+
+
+def check_list_hold(
+    patient: Patient,
+    channels: Iterable[str],
+    settings: HoldSettings,
+    now: datetime,
+    *,
+    verified_by: str | None = None,
+    after: datetime | None = None,
+    checked: Collection[str] = (),
+) -> dict[str, object]:
+    """:func:`check_hold` for a row of a list: :class:`HeldInList` names the column that lifts the hold.
+
+    Returns what the audit records when the row's ``verified_by`` lifted a hold, ``{}`` when nothing was held.
+    """
+    held = held_channels(patient, channels, settings, now, after=after, checked=checked)
+    if not held:
+        return {}
+    if verified_by is not None:
+        return {"contact_verified_by": verified_by, "held_channels": held}
+    what = " and ".join(_CHANNEL_NAMES.get(ch, ch) for ch in held)
+    raise HeldInList(
+        f"held: the patient's {what} was changed less than {settings.hours} h ago; confirm the change with the "
+        f"patient, then give {', '.join(VERIFIED_BY)} in the list's contact_verified_by column (or send to the "
+        "patient alone with --contact-verified-by)"
     )

@@ -59,6 +59,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "pal": ("pal", "patientansvarig_läkare", "responsible_physician"),
     "comment": ("kommentar", "kommentarer", "anteckning", "anmärkning", "comment", "comments", "note", "notes"),
+    # a password list's column: how staff confirmed a recently changed contact (not a patient field)
+    "contact_verified_by": ("kontakt_verifierad", "contact_verified_by"),
 }
 """Field -> accepted header names; the first Swedish and first English ones are shown in messages."""
 
@@ -89,7 +91,7 @@ def label(field: str) -> str:
 def known_columns_text(known: Iterable[str] = FIELDS) -> str:
     """``personnummer, förnamn/first_name, …`` in canonical field order."""
     wanted = set(known)
-    return ", ".join(label(f) for f in FIELDS if f in wanted)
+    return ", ".join(label(f) for f in ALIASES if f in wanted)
 
 
 def map_headers(
@@ -192,6 +194,7 @@ class PnrRow(NamedTuple):
     line: int
     value: str
     error: str | None = None
+    verified_by: str = ""  # the list's contact_verified_by cell, if it has that column
 
 
 class PnrList:
@@ -205,12 +208,15 @@ class PnrList:
                 table.columns,
                 ignore_unknown=ignore_unknown,
                 required=("personnummer",),
-                known=("personnummer",),
+                known=("personnummer", "contact_verified_by"),
                 hint=table.sheet_hint(),
             )
-            self.column = next(iter(mapping))
+            by_field = {f: i for i, f in mapping.items()}
+            self.column = by_field["personnummer"]
+            self.verified_column: int | None = by_field.get("contact_verified_by")
         else:
             self.column = 0
+            self.verified_column = None
 
     def rows(self) -> Iterator[PnrRow]:
         """Each entry in file order, the first line too when the list has no header."""
@@ -221,7 +227,8 @@ class PnrList:
             if len(values) > width:
                 yield PnrRow(line, "", f"the row has {len(values)} fields but the header has {width}")
             else:
-                yield PnrRow(line, values[self.column].strip())
+                verified = values[self.verified_column].strip() if self.verified_column is not None else ""
+                yield PnrRow(line, values[self.column].strip(), verified_by=verified)
 
 
 @contextlib.contextmanager

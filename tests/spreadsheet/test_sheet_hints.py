@@ -29,7 +29,9 @@ def _book(path: Path, *sheets: tuple[str, list[list[object]]]) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize(("command", "known"), [(ENROL, KNOWN), (SEND, "personnummer")])
+@pytest.mark.parametrize(
+    ("command", "known"), [(ENROL, KNOWN), (SEND, "personnummer, kontakt_verifierad/contact_verified_by")]
+)
 def test_the_wrong_sheet_lists_the_sheets(
     per_proc: RunPer, tmp_path: Path, command: tuple[str, ...], known: str
 ) -> None:

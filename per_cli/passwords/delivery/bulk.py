@@ -118,10 +118,12 @@ def send_file(
 
 def _dry_run(uow: UnitOfWork, options: BulkOptions, chosen: Sequence[Channel], emit: OnResult) -> None:
     """Who would get a password on which channels: the list is read and checked, nothing is written."""
+    from per_cli.credentials.contact_hold import HoldSettings
     from per_cli.passwords.delivery.listing import Reader
     from per_cli.spreadsheet.headers import open_pnr_list
 
-    reader = Reader(uow, chosen, options.channel_rule, emit, audit=False, lookup_size=options.lookup_size)
+    reader = Reader(uow, chosen, options.channel_rule, emit, audit=False, lookup_size=options.lookup_size,
+                    hold=HoldSettings.from_config(uow.config))  # fmt: skip
     with open_pnr_list(options.file, encoding=options.encoding, delimiter=options.delimiter,
                        sheet=options.sheet) as pnrs:  # fmt: skip
         for batch in reader.batches(pnrs.rows()):
@@ -217,15 +219,16 @@ class _Run:
     def _read_list(self) -> None:
         from sqlalchemy.dialects import postgresql, sqlite
 
+        from per_cli.credentials.contact_hold import HoldSettings
         from per_cli.db.models import CampaignTarget
         from per_cli.passwords.delivery.listing import Reader
         from per_cli.spreadsheet.headers import open_pnr_list
 
         if not self.options.file:
             return
-        reader = Reader(
-            self.uow, self.channels, self.options.channel_rule, self.emit, lookup_size=self.options.lookup_size
-        )
+        hold = HoldSettings.from_config(self.uow.config)
+        reader = Reader(self.uow, self.channels, self.options.channel_rule, self.emit,
+                        lookup_size=self.options.lookup_size, hold=hold)  # fmt: skip
         with open_pnr_list(self.options.file, encoding=self.options.encoding, delimiter=self.options.delimiter,
                            sheet=self.options.sheet) as pnrs:  # fmt: skip
             for batch in reader.batches(pnrs.rows()):
@@ -243,13 +246,15 @@ class _Run:
         """The patients to send to now; the others get their line in the report (``already``, ``unknown``)."""
         from sqlalchemy import select
 
+        from per_cli.credentials.contact_hold import HoldSettings
         from per_cli.db.models import CampaignTarget, Patient
         from per_cli.passwords.delivery.listing import load_targets
 
         wanted = (*RESEND, "unknown") if self.options.resend_unknown else RESEND
+        hold = HoldSettings.from_config(self.uow.config)
         with self.uow.transaction() as session:
             targets, problems = load_targets(
-                session, self.campaign_id, wanted, self.channels, self.options.channel_rule
+                session, self.campaign_id, wanted, self.channels, self.options.channel_rule, hold
             )
             others = session.execute(
                 select(CampaignTarget.line, Patient.personnummer, CampaignTarget.status, CampaignTarget.error)
