@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from per_cli.db.models import CareUnit, Patient, PatientCredential, utcnow
-from per_cli.errors import Conflict, NotFound
+from per_cli.errors import Conflict
 from per_cli.login.refusals import Refusal
 
 if TYPE_CHECKING:
@@ -112,12 +112,19 @@ def unit_code_of(session: Session, unit_id: int) -> str:
 
 
 def resolve_patient(session: Session, pnr_text: str) -> Patient | None:
-    """The registered patient, None when unknown; an ambiguous 10-digit number is refused (exit 1)."""
-    from per_cli.patients.register import find_patient
+    """The registered patient, None when unknown (or hidden from this login); an ambiguous 10-digit number is
+    refused (exit 1).
 
-    try:
-        return find_patient(session, pnr_text)
-    except NotFound:
-        return None
-    except Conflict as exc:
-        raise Refusal("ambiguous_personnummer", str(exc), error=exc) from None
+    Only the look-up a known patient takes too: an unknown number is not looked for among the erased or the hidden
+    (a login is told nothing about them), so its refusal does no more work than a wrong password's.
+    """
+    from per_cli.identity.personnummer import parse_personnummer
+    from per_cli.patients.register import find_existing
+
+    matches = find_existing(session, [c.canonical for c in parse_personnummer(pnr_text).candidates])
+    if len(matches) > 1:
+        exc = Conflict(
+            "these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)", field="personnummer"
+        )
+        raise Refusal("ambiguous_personnummer", str(exc), error=exc)
+    return matches[0] if matches else None
