@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ("startup", "enrol", "password_send", "campaign", "audit", "staff", "login_timing")
+MODULES = ("startup", "enrol", "password_send", "campaign", "audit", "staff", "login_timing", "scale")
 
 
 def main() -> int:
