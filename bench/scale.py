@@ -316,6 +316,178 @@ def run_backend(label: str, url: str, folder: Path, patients: int, events: int, 
     return results
 
 
+# --- bulk enrolment beside a raw load of the same rows; the process tree's peak memory ---
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants (Linux ``/proc``)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def enrol_measured(env: dict[str, str], path: Path) -> tuple[float, int]:
+    """``per patient enrol --file``: seconds, and the peak resident memory of its process tree (sampled)."""
+    import threading
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [PER, "patient", "enrol", "--file", str(path), "--format", "json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    code = proc.wait()
+    took = time.perf_counter() - started
+    sampler.join()
+    if code != 0:
+        raise RuntimeError(f"per patient enrol exited {code}")
+    return took, peak
+
+
+def _stored_rows(path: Path, url: str) -> list[tuple[Any, ...]]:
+    """The file's patients as per stores them (validated by per, search columns, unit ids), for the raw load."""
+    from per_cli.db.engine import make_engine
+    from per_cli.patients.enrolment.rows import EnrolRow, validate_rows
+    from per_cli.patients.search import search_columns
+    from per_cli.spreadsheet.headers import map_headers
+    from per_cli.spreadsheet.sources import open_table
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        units: dict[str, int] = {str(c): int(i) for c, i in conn.exec_driver_sql("SELECT code, id FROM care_unit")}
+    engine.dispose()
+    now = datetime.now().astimezone()
+    out: list[tuple[Any, ...]] = []
+    with open_table(str(path)) as table:
+        mapping = map_headers(table.columns, ignore_unknown=False)
+        for row in validate_rows(list(table.rows()), mapping, len(table.columns), None, date.today()):
+            assert isinstance(row, EnrolRow)
+            extra = search_columns(
+                personnummer=row.personnummer,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                email=row.email,
+                mobile=row.mobile,
+            )
+            names = (row.personnummer, row.first_name, row.last_name, units[row.unit], row.mobile, row.mobile_type)
+            rest = (row.email, "patient", row.pal, row.comment, date.fromisoformat(row.registered_on), now, now)
+            out.append((*names, *rest, extra["search_text"], extra["sort_key"]))
+    return out
+
+
+_RAW_COLUMNS = (
+    "personnummer, first_name, last_name, unit_id, mobile, mobile_type, email, contact_person, pal, comment, "
+    "registered_on, created_at, updated_at, search_text, sort_key"
+)
+
+
+def raw_load(url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Seconds to load ``rows`` into per's patient table (its indexes and triggers) in one transaction: binary
+    ``COPY`` on PostgreSQL, one ``executemany`` on SQLite. The floor any enrolment has to pay."""
+    from per_cli.db.engine import make_engine
+
+    engine = make_engine(url)
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        if engine.dialect.name == "sqlite":
+            stored = [
+                (*r[:10], r[10].isoformat(), *(t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in r[11:13]), *r[13:])
+                for r in rows
+            ]
+            started = time.perf_counter()
+            driver.execute("BEGIN")
+            marks = ", ".join("?" * 15)
+            driver.executemany(f"INSERT INTO patient ({_RAW_COLUMNS}) VALUES ({marks})", stored)
+            driver.commit()
+        else:
+            started = time.perf_counter()
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY patient ({_RAW_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(
+                    ["text"] * 3 + ["int4"] + ["text"] * 6 + ["date", "timestamptz", "timestamptz", "text", "text"]
+                )
+                for row in rows:
+                    copy.write_row(row)
+            driver.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def _fresh(url: str, folder: Path) -> dict[str, str]:
+    env = {**os.environ, "PER_DATABASE_URL": url, "PER_ACTOR": "bench", "PER_CONFIG": str(folder / "none.toml")}
+    (folder / "none.toml").write_text("")
+    _per(env, "db", "upgrade")
+    for code in UNITS:
+        _per(env, "unit", "add", code, "--name", f"Enhet {code}")
+    return env
+
+
+def enrolment(label: str, urls: Iterator[str], folder: Path, patients: int, log: Any) -> list[dict[str, Any]]:
+    """Bulk enrolment of ``patients`` rows beside a raw load of the same rows, each into a fresh database; the
+    process tree's peak memory at a tenth of the rows and at all of them."""
+    small = max(1, patients // 10)
+    rng, used = random.Random(4), set[int]()
+    write_patients(folder / "small.csv", rng, used, small)
+    write_patients(folder / "full.csv", rng, used, patients)
+    _, small_peak = enrol_measured(_fresh(next(urls), folder), folder / "small.csv")
+    url = next(urls)
+    took, peak = enrol_measured(_fresh(url, folder), folder / "full.csv")
+    raw_url = next(urls)
+    _fresh(raw_url, folder)
+    raw = raw_load(raw_url, _stored_rows(folder / "full.csv", raw_url))
+    rate, raw_rate = patients / took, patients / raw
+    target = 0.25 if label == "SQLite" else 0.3
+    log(f"  {label}: enrol {patients:,} rows {rate:,.0f} rows/s, raw {raw_rate:,.0f} rows/s; {_load()}")
+    log(f"  {label}: peak RSS {small_peak / 1e6:.0f} MB at {small:,} rows, {peak / 1e6:.0f} MB at {patients:,}")
+    return [
+        {
+            "name": f"per patient enrol --file, {patients:,} rows ({label}; {_load()})",
+            "value": rate,
+            "unit": "rows/s",
+            "baseline": "raw load of the same rows: " + ("executemany" if label == "SQLite" else "binary COPY"),
+            "baseline_value": raw_rate,
+            "ratio": rate / raw_rate,
+            "target": f"≥ {target}×",
+            "ok": rate / raw_rate >= target,
+        },
+        {
+            "name": f"peak RSS of the enrolment's process tree, {patients:,} rows ({label})",
+            "value": peak / 1e6,
+            "unit": "MB",
+            "baseline": f"same at {small:,} rows",
+            "baseline_value": small_peak / 1e6,
+            "ratio": peak / small_peak,
+            "target": "≤ 250 MB, growth ≤ 20 MB",
+            "ok": peak <= 250e6 and peak - small_peak <= 20e6,
+        },
+    ]
+
+
 @contextmanager
 def postgres_url(url: str) -> Iterator[str]:
     """A schema of its own on the server, dropped afterwards."""
@@ -346,10 +518,21 @@ def scale(patients: int, events: int, *, postgres: str | None, log: Any) -> list
             raise SystemExit(f"bench/scale: {refusal}")
         results = run_backend("SQLite", f"sqlite:///{folder / 'per.db'}", folder, patients, events, log)
         (folder / "per.db").unlink()
+        results += enrolment("SQLite", _sqlite_urls(folder), folder, patients, log)
         if postgres:
             with postgres_url(postgres) as url:
                 results += run_backend("PostgreSQL", url, folder, patients, events, log)
+            with postgres_url(postgres) as a, postgres_url(postgres) as b, postgres_url(postgres) as c:
+                results += enrolment("PostgreSQL", iter((a, b, c)), folder, patients, log)
     return results
+
+
+def _sqlite_urls(folder: Path) -> Iterator[str]:
+    for i in range(3):
+        path = folder / f"enrol{i}.db"
+        for old in folder.glob(f"enrol{i - 1}.db*"):
+            old.unlink()  # the previous one is done with: keep the disk used to one database at a time
+        yield f"sqlite:///{path}"
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

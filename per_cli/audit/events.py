@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from per_cli.db.models import AuditEvent, table_of, utcnow
-from per_cli.db.rows import insert_rows, stored
+from per_cli.db.rows import copy_allowed, copy_rows, insert_rows, stored
 
 GENESIS = "0" * 64
 _COLUMNS = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
@@ -204,7 +204,13 @@ def record_batch(
 
 
 def _append(session: Session, rows: list[tuple[Any, ...]], tail: str) -> int:
+    """Insert the rows; many of them by binary ``COPY`` on PostgreSQL where this login may (``copy_allowed``)."""
     if rows:
-        insert_rows(session.connection(), table_of(AuditEvent), _COLUMNS, rows)
+        conn = session.connection()
+        table = table_of(AuditEvent)
+        if len(rows) > 1 and copy_allowed(conn, table):
+            copy_rows(conn, table, _COLUMNS, rows)
+        else:
+            insert_rows(conn, table, _COLUMNS, rows)
         session.info[_TAIL_KEY] = tail
     return len(rows)

@@ -7,7 +7,7 @@ other reader (the ORM, ``audit verify``) sees the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -124,3 +124,57 @@ LIKE_ESCAPE = "\\"
 def escape_like(text: str) -> str:
     """``text`` matched literally inside a LIKE pattern: ``%``, ``_`` and the escape character escaped."""
     return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+_COPY_KEY = "per_copy_allowed"
+
+
+def copy_allowed(conn: Connection, table: Table) -> bool:
+    """PostgreSQL: may this login ``COPY … FROM`` into ``table``? Not when row-level security applies to it (a
+    staff login of registry or support): PostgreSQL refuses ``COPY FROM`` there, and the INSERT path, which the
+    policies check row by row, is the one to use. Asked once per table and connection."""
+    if conn.dialect.name != "postgresql":
+        return False
+    cached: dict[str, bool] = conn.connection.info.setdefault(_COPY_KEY, {})
+    if table.name not in cached:
+        active = conn.exec_driver_sql("SELECT row_security_active(%s)", (table.name,)).scalar()
+        cached[table.name] = not active
+    return cached[table.name]
+
+
+def _pg_copy_type(table: Table, column: str) -> str:
+    from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer
+
+    kind = table.c[column].type
+    impl = getattr(kind, "impl", kind)
+    if isinstance(impl, BigInteger):
+        return "int8"
+    if isinstance(impl, Integer):
+        return "int4"
+    if isinstance(impl, DateTime):
+        return "timestamptz"
+    if isinstance(impl, Date):
+        return "date"
+    if isinstance(impl, Boolean):
+        return "bool"
+    return "text"  # varchar and text have the same binary form
+
+
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: ``COPY table (columns) FROM STDIN`` in binary, in the connection's transaction: the bulk load
+    path, with the table's triggers and constraints as for INSERT (a unique violation fails the whole COPY).
+    Values must be of the columns' types (dates as ``date``, not text)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    types = [_pg_copy_type(table, c) for c in columns]
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as error:  # as SQLAlchemy would have raised it: IntegrityError, DataError, …
+        raise DBAPIError.instance(sql, None, error, psycopg.Error, hide_parameters=True) from error

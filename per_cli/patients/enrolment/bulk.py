@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from itertools import chain, islice
@@ -52,24 +52,63 @@ Reject = Callable[[int, str], None]
 Progress = Callable[[Summary, float | None, int | None], None]
 
 
-@dataclass
 class _Seen:
-    """Who the file has named so far: any form of one person's number twice is a duplicate row."""
+    """Who the file has named so far: any form of one person's number twice is a duplicate row.
 
-    full: dict[int, int] = field(default_factory=dict)  # canonical 12 digits -> line
-    short: dict[int, int] = field(default_factory=dict)  # last 10 digits of rows given as 10 digits -> line
+    Kept in a private temporary SQLite database (``sqlite3.connect("")``: a file of its own, deleted on close,
+    with a small page cache), not in Python sets: a dict of a million numbers and lines holds ~100 MB, this
+    ~2 MB whatever the size of the file. Each chunk asks once (``look_up``) for all its rows' numbers; rows
+    accepted are stored once the chunk is screened (``store``).
+    """
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self._db = sqlite3.connect("")
+        # full: canonical 12 digits; short: the last 10 digits of rows given as 10 digits; value: the first line
+        self._db.execute("CREATE TABLE full (number INTEGER PRIMARY KEY, line INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE short (number INTEGER PRIMARY KEY, line INTEGER NOT NULL)")
+        self._full: dict[int, int] = {}  # the chunk's own: looked up, and accepted in it
+        self._short: dict[int, int] = {}
+        self._new_full: list[tuple[int, int]] = []
+        self._new_short: list[tuple[int, int]] = []
+
+    def look_up(self, rows: list[EnrolRow]) -> None:
+        """Load what earlier chunks stored about these rows' numbers."""
+        import json
+
+        self._full, self._short = {}, {}
+        for table, found, numbers in (
+            ("full", self._full, {int(c) for row in rows for c in row.candidates}),
+            ("short", self._short, {int(row.personnummer[2:]) for row in rows}),
+        ):
+            query = f"SELECT number, line FROM {table} WHERE number IN (SELECT value FROM json_each(?))"
+            found.update(self._db.execute(query, (json.dumps(sorted(numbers)),)))
 
     def duplicate_of(self, row: EnrolRow) -> int | None:
         for candidate in row.candidates:
-            line = self.full.get(int(candidate))
+            line = self._full.get(int(candidate))
             if line is not None:
                 return line
-        return self.short.get(int(row.personnummer[2:]))
+        return self._short.get(int(row.personnummer[2:]))
 
     def add(self, row: EnrolRow) -> None:
-        self.full[int(row.personnummer)] = row.line
-        if row.is_short:
-            self.short[int(row.personnummer[2:])] = row.line
+        number = int(row.personnummer)
+        if number not in self._full:
+            self._full[number] = row.line
+            self._new_full.append((number, row.line))
+        if row.is_short and (short := int(row.personnummer[2:])) not in self._short:
+            self._short[short] = row.line
+            self._new_short.append((short, row.line))
+
+    def store(self) -> None:
+        """Keep the chunk's accepted rows for the chunks after it."""
+        self._db.executemany("INSERT INTO full VALUES (?, ?)", self._new_full)
+        self._db.executemany("INSERT INTO short VALUES (?, ?)", self._new_short)
+        self._new_full, self._new_short = [], []
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def _chunks(rows: Iterable[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
@@ -152,8 +191,8 @@ def enrol_file(
             if default_unit is not None and default_unit not in units:
                 raise InvalidInput(f"no care unit {default_unit}; see `per unit list`", field="default_unit")
             rejects = RejectsWriter.for_table(opts.rejects, table, inputs=inputs) if opts.rejects else None
+            seen = _Seen()
             try:
-                seen = _Seen()
                 for chunk, results in validated:
                     pending: list[tuple[int, str]] = []  # screening rejects first, the register's after: sorted
                     try:
@@ -181,6 +220,7 @@ def enrol_file(
                         done = chunk[-1][0] - table.header_line
                         on_progress(summary, min(done / total, 1.0) if total else None, total)
             finally:
+                seen.close()
                 if rejects is not None:
                     rejects.close()
     return summary
@@ -203,6 +243,7 @@ def _screen(
     login may enrol in (``scope``: those units' codes; None: every unit)."""
     summary.read += len(results)
     valid: list[EnrolRow] = []
+    seen.look_up([res for res in results if isinstance(res, EnrolRow)])
     for res in results:
         if isinstance(res, RejectedRow):
             reject(res.line, res.reason)
@@ -222,4 +263,5 @@ def _screen(
             summary.warnings += 1
             on_warning(res.line, warning)
         valid.append(res)
+    seen.store()
     return valid

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from per_cli.audit.events import Event, record_batch, record_many
 from per_cli.db.faults import describe_refusal
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
-from per_cli.db.rows import insert_rows, insert_unnest_returning, stored, where_in
+from per_cli.db.rows import copy_allowed, copy_rows, insert_rows, insert_unnest_returning, stored, where_in
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
 from per_cli.patients.search import search_columns
 from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment_lock, next_patient_id, tombstones
@@ -261,13 +261,15 @@ def _insert(
         )
         for r in rows
     ]
-    ids: dict[str, int]
+    ids: dict[str, int] | None
     if conn.dialect.name == "postgresql":
-        # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
-        returned = insert_unnest_returning(
-            conn, table, _INSERT, values, conflict="personnummer", returning=("id", "personnummer")
-        )
-        ids = {row.personnummer: row.id for row in returned}
+        ids = _copied(conn, table, values) if copy_allowed(conn, table) else None
+        if ids is None:
+            # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
+            returned = insert_unnest_returning(
+                conn, table, _INSERT, values, conflict="personnummer", returning=("id", "personnummer")
+            )
+            ids = {row.personnummer: row.id for row in returned}
     else:
         # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
         # other writer can have inserted any of these rows, and the ids are ours to give: the next after the
@@ -283,6 +285,27 @@ def _insert(
         for r in rows
         if r.personnummer in ids
     ]
+
+
+def _copied(conn: Connection, table: Any, values: list[tuple[Any, ...]]) -> dict[str, int] | None:
+    """PostgreSQL: the chunk's patients by binary ``COPY``, with ids taken from the table's sequence first (COPY
+    returns none); personnummer -> id. None, with nothing written, when the COPY fails: a concurrent run enrolled
+    one of them meanwhile (unique violation), or a value is refused; the INSERT path then sorts that out."""
+    sequence = "SELECT nextval(pg_get_serial_sequence('patient', 'id')) FROM generate_series(1, %s)"
+    new_ids = [int(row[0]) for row in conn.exec_driver_sql(sequence, (len(values),))]
+    rows = (
+        (pid, *v[:_REGISTERED], date.fromisoformat(v[_REGISTERED]), *v[_REGISTERED + 1 :])
+        for pid, v in zip(new_ids, values, strict=True)
+    )
+    try:
+        with conn.begin_nested():
+            copy_rows(conn, table, ("id", *_INSERT), rows)
+    except (DataError, IntegrityError):
+        return None
+    return {v[0]: pid for pid, v in zip(new_ids, values, strict=True)}
+
+
+_REGISTERED = _INSERT.index("registered_on")
 
 
 def _update(conn: Connection, updates: list[_Update], summary: Summary, actor: str) -> list[Event]:
