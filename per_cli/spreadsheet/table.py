@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Literal
 
+from per_cli.errors import InvalidInput
+
 
 class Table(ABC):
     """A header row and the data rows under it, whatever the file format.
@@ -45,6 +47,11 @@ class Table(ABC):
     def sheet_hint(self) -> str:
         """For an error about the header row: which sheet was read, the others, and ``--sheet`` ("" for text)."""
         return sheet_hint(self.sheet, self.sheets)
+
+    def empty_sheet(self) -> InvalidInput:
+        """The error for a workbook sheet without a header row: the workbook's sheets and ``--sheet``."""
+        others = sheet_hint(self.sheet, self.sheets, named=False)
+        return InvalidInput(f"{self.source}: sheet {self.sheet!r} is empty: no header row{others}", field="file")
 
     @abstractmethod
     def describe(self) -> str:

@@ -39,7 +39,7 @@ from openpyxl.utils.datetime import (  # type: ignore[import-untyped]
 
 from per_cli.errors import InvalidInput
 from per_cli.spreadsheet.limits import GuardedXml, check_archive, check_part
-from per_cli.spreadsheet.table import Table, blank, dimension_last_row, header, shape, sheet_hint
+from per_cli.spreadsheet.table import Table, blank, dimension_last_row, header, shape
 
 WHOLE_FLOAT_LIMIT = 1e15
 """Floats below this are exact integers in a double; above it digits were already lost."""
@@ -104,8 +104,7 @@ class XlsxTable(Table):
         check_archive(self._zip, self.source)  # a zip bomb is refused before any part is read
         package = _Package(self._zip, self.source)
         chosen = _choose(package.sheets, sheet, self.source)
-        self.sheet = chosen.name
-        self.sheets = tuple(s.name for s in package.sheets if s.is_worksheet)
+        self.sheet, self.sheets = chosen.name, tuple(s.name for s in package.sheets if s.is_worksheet)
         self._path = chosen.path
         self._epoch = package.epoch
         self._dates, self._durations = package.date_styles()
@@ -114,8 +113,7 @@ class XlsxTable(Table):
             if not blank(values):
                 super().__init__(self.source, header(values), line)
                 return
-        others = sheet_hint(self.sheet, self.sheets, named=False)
-        raise InvalidInput(f"{self.source}: sheet {self.sheet!r} is empty: no header row{others}", field="file")
+        raise self.empty_sheet()
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         width = len(self.columns)
