@@ -110,13 +110,20 @@ def _payload(
     return f"[{q(prev_hash)},{q(at)},{q(actor)},{q(action)},{pid},{unit},{q(outcome)},{q(details)}]"
 
 
-def _forget_tail(session: Session, *_args: Any) -> None:
+def forget_tail(session: Session, *_args: Any) -> None:
+    """Drop the cached tail: the database appended an event itself, or the transaction ended."""
     session.info.pop(_TAIL_KEY, None)
 
 
 # Registered once for every Session: any transaction or savepoint ending (commit or rollback) drops the cached
 # tail, so an event is never chained to a row that a rolled-back savepoint took away.
-event.listen(Session, "after_transaction_end", _forget_tail)
+event.listen(Session, "after_transaction_end", forget_tail)
+
+
+def claimed_actor(session: Session, actor: str) -> str | None:
+    """The actor the user claimed (``--actor``, ``PER_ACTOR``), None when the actor is the OS login name."""
+    return None if actor == session.info.get(UNCLAIMED_ACTOR) else actor
+
 
 _TAIL = "SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"  # driver SQL: one event per command pays for it
 

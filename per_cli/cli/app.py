@@ -89,7 +89,7 @@ class App:
         """One unit of work: commits on success, rolls back on any error, maps driver faults to one line."""
         from per_cli.db.engine import session_scope
         from per_cli.db.faults import translate_db_errors
-        from per_cli.staff.scope import HiddenPatient, record_refusal
+        from per_cli.staff.scope import HIDDEN, record_refusal
 
         try:
             with translate_db_errors(self.resolved_database_url, self.database_origin):
@@ -100,10 +100,19 @@ class App:
 
                         session.info[UNCLAIMED_ACTOR] = self.actor
                     yield session
-        except HiddenPatient as refusal:  # told "not found"; the access log says "denied" (README, staff)
+        except HIDDEN as refusal:  # told "not found"; the access log says "denied" (README, staff)
             with translate_db_errors(self.resolved_database_url, self.database_origin):
-                record_refusal(self.engine, self.actor, refusal)
+                claimed = self.actor if self.actor_claimed else None
+                record_refusal(self.engine, refusal, command=self._command(), claimed=claimed)
             raise
+
+    @staticmethod
+    def _command() -> str:
+        """The running command as the access log names it (``patient.show``)."""
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        return ".".join(ctx.command_path.split()[1:]) if ctx is not None else "unknown"
 
     @contextmanager
     def peek(self) -> Iterator[Session]:

@@ -84,6 +84,9 @@ def _operational(error: exc.OperationalError, url: str | None = None, origin: st
     if error.connection_invalidated or (state or "").startswith("08") or state in ("57P01", "57P02", "57P03"):
         return PerError(_LOST, field="database")
     text = _first_line(error)
+    if state == "55P03":  # lock_not_available: per_audit_tail() waits a few seconds for the chain's lock at most
+        what = "access log busy: another session holds its lock" if "access log busy" in text else "lock wait timed out"
+        return Contention(f"{what}; nothing was changed; try again", field="database")
     if "locked" in text or "busy" in text:
         return PerError("database is locked by another writer; nothing was changed, try again", field="database")
     file = _sqlite_file(url)

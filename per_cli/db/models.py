@@ -314,6 +314,8 @@ class PatientErasure(Base):
     reason: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     erased_by: Mapped[str] = mapped_column(String(200))
+    #: the care unit the patient was in: row-level security shows registry and support their units' tombstones
+    unit_code: Mapped[str | None] = mapped_column(String(40))
 
 
 class StaffUnit(Base):

@@ -54,7 +54,9 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
     "login_session": {**_READ_ALL, "support": "SELECT, UPDATE", "service": _RW},
     "registration": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
     "registration_part": {**_READ_ALL, "registry": _RW, "support": _RO, "service": _RW},
-    "patient_erasure": {**_READ_ALL, "registry": _RO, "support": _RO, "service": _RO},
+    # tombstones: registry and support read their units' (row-level security); whether a number is erased, for
+    # an enrolment or a look-up in any unit, is answered by per_erased() for the number asked
+    "patient_erasure": {**_READ_ALL, "registry": _RO, "support": _RO},
     # #14 (login limits) and #17 (campaigns): named here so that each role gets what its commands need
     "login_throttle": {**_READ_ALL, "support": _RW, "service": _RW},
     "otp_send": {**_READ_ALL, "support": _RO, "service": _ALL},  # sends older than the window are removed
@@ -70,6 +72,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
 
 _EVERYONE = "true"
 _MY_UNITS = "unit_id = ANY ((SELECT per_my_units())::integer[])"
+_MY_UNIT_CODES = "unit_code = ANY ((SELECT per_my_unit_codes())::text[])"
 _LOOKED_UP = "personnummer = ANY ((SELECT per_lookup())::text[])"
 _VISIBLE_PATIENT = "EXISTS (SELECT 1 FROM patient p WHERE p.id = {table}.patient_id)"
 
@@ -90,14 +93,20 @@ _SPECIAL: Mapping[str, Mapping[str, str]] = {
         "admin": _EVERYONE,
         "auditor": _EVERYONE,
     },
-    "patient_erasure": {**dict.fromkeys(ROLES, _EVERYONE), "service": _LOOKED_UP},
+    "patient_erasure": {
+        "admin": _EVERYONE,
+        "auditor": _EVERYONE,
+        "registry": _MY_UNIT_CODES,
+        "support": _MY_UNIT_CODES,
+    },
     # support: its units' care givers only (their password hashes included); service: any (the login names one)
     "caregiver": {"admin": _EVERYONE, "auditor": _EVERYONE, "support": _MY_UNITS, "service": _EVERYONE},
     "audit_event": {
         "admin": _EVERYONE,
         "auditor": _EVERYONE,
-        # their units' events and their own (new events chain from per_audit_tail(), which reads the head)
-        "support": "unit_code = ANY ((SELECT per_my_unit_codes())::text[]) OR actor = session_user",
+        # their units' events and their own that name no unit (new events chain from per_audit_tail(), which
+        # reads the head); not their refusals in other units, which name the unit the patient is in
+        "support": f"{_MY_UNIT_CODES} OR (actor = session_user AND unit_code IS NULL)",
     },
 }
 #: patient-linked tables that ``service`` also reads by their own secret key (a token's digest, a challenge id)
@@ -124,8 +133,20 @@ def _functions(schema: str, prefix: str) -> list[str]:
             SELECT CASE WHEN ({unrestricted}) OR NOT ({member}) THEN NULL
                         ELSE (SELECT coalesce(array_agg(u.code::text ORDER BY u.code), '{{}}') {mine}) END
         $$""",
-        """CREATE OR REPLACE FUNCTION per_lookup() RETURNS text[] LANGUAGE sql STABLE AS $$
-            SELECT string_to_array(nullif(current_setting('per.lookup', true), ''), ',')
+        # one typed personnummer: 12 digits, or the readings of 10 digits (the same 10 digits, another century);
+        # anything else, a list of guessed numbers, is refused
+        """CREATE OR REPLACE FUNCTION per_lookup() RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+            DECLARE
+                numbers text[] := string_to_array(nullif(current_setting('per.lookup', true), ''), ',');
+            BEGIN
+                IF cardinality(numbers) > 3 OR EXISTS (
+                    SELECT 1 FROM unnest(numbers) n WHERE n !~ '^[0-9]{12}$' OR right(n, 10) <> right(numbers[1], 10)
+                ) THEN
+                    RAISE EXCEPTION 'per.lookup names one personnummer (12 digits, or the readings of 10)'
+                        USING ERRCODE = '22023';
+                END IF;
+                RETURN numbers;
+            END
         $$""",
         f"""CREATE OR REPLACE FUNCTION per_keyed_patients() RETURNS integer[] {definer} AS $$
             SELECT coalesce(array_agg(patient_id), '{{}}') FROM (
@@ -136,24 +157,58 @@ def _functions(schema: str, prefix: str) -> list[str]:
         f"""CREATE OR REPLACE FUNCTION per_audit_last_id() RETURNS integer {definer} AS $$
             SELECT max(id) FROM audit_event
         $$""",
-        # is a personnummer enrolled where the caller may not see it? (so that the refusal is audited)
-        f"""CREATE OR REPLACE FUNCTION per_hidden_patient(candidates text[])
-            RETURNS TABLE (patient_id integer, unit_code text) {definer} AS $$
-            SELECT p.id, u.code::text FROM patient p JOIN care_unit u ON u.id = p.unit_id
-             WHERE p.personnummer = ANY (candidates) ORDER BY p.id LIMIT 1
+        # the tombstones of the number asked (is it erased?), whichever unit the patient was in
+        f"""CREATE OR REPLACE FUNCTION per_erased(number text)
+            RETURNS TABLE (personnummer text, erased_at timestamptz, reason text) {definer} AS $$
+            SELECT e.personnummer::text, e.erased_at, e.reason::text FROM patient_erasure e
+             WHERE e.personnummer = number ORDER BY e.erased_at, e.patient_id
+        $$""",
+        # a login limited to units asked for patients it cannot see: each one enrolled in another unit is written
+        # to the access log as a denied access (patient and unit, which the caller never learns), and its number
+        # returned, so that a bulk enrolment rejects its row; nothing for a login not limited to units
+        f"""CREATE OR REPLACE FUNCTION per_refuse_hidden(candidates text[], command text, claimed text)
+            RETURNS SETOF text LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+            DECLARE
+                hidden record;
+                details text;
+            BEGIN
+                IF per_unit_scope() IS NULL THEN
+                    RETURN;
+                END IF;
+                IF command IS NULL OR command !~ '^[a-z_-]{{1,30}}([.][a-z_-]{{1,30}})?$' THEN
+                    command := 'unknown';
+                END IF;
+                details := '{{' || CASE WHEN claimed IS DISTINCT FROM session_user::text AND claimed IS NOT NULL
+                                        THEN '"claimed_actor":' || to_json(left(claimed, 200))::text || ','
+                                        ELSE '' END
+                    || '"command":' || to_json(command)::text || ',"reason":"care unit not granted to this login"}}';
+                FOR hidden IN
+                    SELECT p.id, p.personnummer::text AS number, u.code::text AS code
+                      FROM patient p JOIN care_unit u ON u.id = p.unit_id
+                     WHERE p.personnummer = ANY (candidates) AND NOT p.unit_id = ANY (per_my_units())
+                     ORDER BY p.id
+                LOOP
+                    PERFORM per_audit_append('patient.access', hidden.id, hidden.code, 'denied', details);
+                    RETURN NEXT hidden.number;
+                END LOOP;
+            END
         $$""",
     ]
 
 
-_FUNCTIONS = (
-    "per_my_units()",
-    "per_my_unit_codes()",
-    "per_unit_scope()",
-    "per_lookup()",
-    "per_keyed_patients()",
-    "per_audit_last_id()",
-    "per_hidden_patient(text[])",
-)
+#: function -> the roles that may call it
+_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
+    "per_my_units()": ROLES,
+    "per_my_unit_codes()": ROLES,
+    "per_unit_scope()": ROLES,
+    "per_lookup()": ROLES,
+    "per_keyed_patients()": ROLES,
+    "per_audit_last_id()": ROLES,
+    "per_erased(text)": ROLES,
+    "per_refuse_hidden(text[], text, text)": ("registry", "support"),  # the logins limited to units
+}
+#: functions of earlier versions, dropped
+_REPLACED = ("per_live_patients()", "per_hidden_patient(text[])")
 
 
 #: functions other migrations add (the access log's, #13 pts 3-4), granted when they exist: function -> roles
@@ -196,9 +251,10 @@ def apply(conn: Connection, prefix: str) -> None:
     for statement in _functions(schema, prefix):
         conn.exec_driver_sql(statement)
     everyone = ", ".join(_quote(conn, g) for g in groups.values())
-    for function in _FUNCTIONS:
+    for function, roles in _FUNCTIONS.items():
         conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
-        conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {everyone}")
+        granted = ", ".join(_quote(conn, groups[r]) for r in roles)
+        conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {granted}")
     for function, roles in _OPTIONAL_FUNCTIONS.items():
         if conn.exec_driver_sql(f"SELECT to_regprocedure('{function}')").scalar() is not None:
             conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
@@ -214,7 +270,8 @@ def apply(conn: Connection, prefix: str) -> None:
     auditor = _quote(conn, groups["auditor"])
     conn.exec_driver_sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {auditor}")  # it logs its reads
     drop_policies(conn)
-    conn.exec_driver_sql("DROP FUNCTION IF EXISTS per_live_patients()")  # replaced by per_keyed_patients()
+    for function in _REPLACED:
+        conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
     for table, columns in _tables(conn).items():
         for role, privileges in GRANTS.get(table, _fallback(columns)).items():
             privileges = _columns_but(privileges, columns, conn)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from per_cli.db.faults import is_unique
 from per_cli.db.models import CareUnit, Patient, PatientCredential, utcnow
-from per_cli.errors import Conflict, InvalidInput, NotFound
+from per_cli.errors import Conflict, InvalidInput
 from per_cli.identity.personnummer import parse_personnummer
 from per_cli.patients.fields import (
     PatientData,
@@ -52,22 +52,14 @@ def find_patient(session: Session, text: str, *, fld: str = "personnummer") -> P
     candidates = [c.canonical for c in parsed.candidates]
     matches = find_existing(session, candidates)
     if not matches:
-        _refuse_hidden(session, candidates, fld)
         erased = first_tombstone(tombstones(session.connection(), candidates), candidates)
         when = f" (erased on {erased.erased_on.isoformat()}; see `per patient objections`)" if erased else ""
-        raise NotFound(f"{_UNKNOWN}{when}", field=fld)
+        from per_cli.staff.scope import not_found
+
+        raise not_found(session, f"{_UNKNOWN}{when}", fld, candidates)
     if len(matches) > 1:
         raise Conflict("these 10 digits match more than one patient; give all 12 digits (YYYYMMDD-NNNN)", field=fld)
     return matches[0]
-
-
-def _refuse_hidden(session: Session, candidates: Sequence[str], fld: str) -> None:
-    """A patient of a care unit the login lacks: the unknown-patient answer, and the refusal audited (App)."""
-    from per_cli.staff.scope import HiddenPatient, hidden_patient
-
-    hidden = hidden_patient(session, candidates)
-    if hidden is not None:
-        raise HiddenPatient(_UNKNOWN, field=fld, patient_id=hidden[0], unit_code=hidden[1])
 
 
 _UNKNOWN = "no patient with this personnummer is enrolled"
@@ -140,13 +132,17 @@ def enrol(
         patient.personnummer = erased.personnummer
     if conn.dialect.name == "sqlite":
         patient.id = next_patient_id(conn)
-    session.add(patient)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # added inside: begin_nested() flushes what is pending outside the savepoint
+            session.add(patient)
             session.flush()
     except IntegrityError as error:
         if not is_unique(error):
             raise  # another rule of the database: one line, without the row (per_cli.db.faults)
+        from per_cli.staff.scope import HiddenEnrolled, limited_to_units
+
+        if limited_to_units(session):  # enrolled where this login cannot see it: a denied access too (App)
+            raise HiddenEnrolled(ALREADY_ENROLLED, field="personnummer", candidates=data.candidates) from None
         raise Conflict(ALREADY_ENROLLED, field="personnummer") from None
     return patient, erased
 

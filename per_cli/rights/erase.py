@@ -162,7 +162,7 @@ _ATTEMPTS = 3
 
 
 def _erase(uow: UnitOfWork, personnummer: str, reason: str, note: str | None) -> dict[str, Any]:
-    from per_cli.audit.events import Event, record
+    from per_cli.audit.events import Event, database_actor, record
 
     with uow.transaction() as session:
         hold_enrolment_lock(session, exclusive=True)
@@ -183,7 +183,8 @@ def _erase(uow: UnitOfWork, personnummer: str, reason: str, note: str | None) ->
                 erased_at=now,
                 reason=reason,
                 note=note,
-                erased_by=uow.actor,
+                erased_by=database_actor(session) or uow.actor,  # PostgreSQL: the login, as the access log
+                unit_code=unit_code,
             )
         )
         session.flush()

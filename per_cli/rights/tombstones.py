@@ -28,7 +28,6 @@ _ENROLMENT_LOCK = 4242018
 
 
 class Tombstone(NamedTuple):
-    patient_id: int
     personnummer: str
     erased_at: datetime
     reason: str
@@ -65,25 +64,35 @@ def hold_enrolment_lock(session: Session, *, exclusive: bool) -> None:
 
 
 def _tombstone(values: Sequence[Any]) -> Tombstone:
-    at = values[2] if isinstance(values[2], datetime) else datetime.fromisoformat(str(values[2]))  # SQLite: text
-    return Tombstone(int(values[0]), str(values[1]), at if at.tzinfo else at.replace(tzinfo=UTC), str(values[3]))
+    at = values[1] if isinstance(values[1], datetime) else datetime.fromisoformat(str(values[1]))  # SQLite: text
+    return Tombstone(str(values[0]), at if at.tzinfo else at.replace(tzinfo=UTC), str(values[2]))
 
 
 def tombstones(conn: Connection, candidates: Iterable[str]) -> dict[str, Tombstone]:
     """The newest tombstone of each personnummer among ``candidates`` (canonical, 12 digits), in one query
-    however many there are (a bulk chunk's: ``db.rows.where_in``)."""
+    however many there are (a bulk chunk's: ``db.rows.where_in``).
+
+    PostgreSQL: through ``per_erased(number)``, which answers for the number asked in any unit, while the table
+    shows registry and support only their units' tombstones.
+    """
     from per_cli.db.rows import where_in
 
     wanted = sorted(set(candidates))
     if not wanted:
         return {}
-    condition, params = where_in(conn, "personnummer", wanted)
-    rows = conn.exec_driver_sql(
-        f"SELECT patient_id, personnummer, erased_at, reason FROM patient_erasure WHERE {condition} "
-        "ORDER BY erased_at, patient_id",
-        params,
-    )
-    return {str(row[1]): _tombstone(row) for row in rows}
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text("SELECT e.* FROM unnest(CAST(:n AS text[])) AS n, per_erased(n) AS e ORDER BY e.erased_at"),
+            {"n": wanted},
+        )
+    else:
+        condition, params = where_in(conn, "personnummer", wanted)
+        rows = conn.exec_driver_sql(
+            f"SELECT personnummer, erased_at, reason FROM patient_erasure WHERE {condition} "
+            "ORDER BY erased_at, patient_id",
+            params,
+        )
+    return {str(row[0]): _tombstone(row) for row in rows}
 
 
 def first_tombstone(found: dict[str, Tombstone], candidates: Iterable[str]) -> Tombstone | None:
@@ -127,7 +136,7 @@ def find_subject(session: Session, text: str, *, fld: str = "personnummer") -> S
 
     Raises ``NotFound`` when the register has never known them, ``Conflict`` when 10 digits name two people.
     """
-    from per_cli.errors import Conflict, NotFound
+    from per_cli.errors import Conflict
     from per_cli.identity.personnummer import parse_personnummer
 
     candidates = [c.canonical for c in parse_personnummer(text).candidates]
@@ -146,7 +155,9 @@ def find_subject(session: Session, text: str, *, fld: str = "personnummer") -> S
     if len(ids) > 1:
         raise Conflict("these 10 digits match more than one person; give all 12 digits (YYYYMMDD-NNNN)", field=fld)
     if not ids:
-        raise NotFound("no patient with this personnummer is enrolled", field=fld)
+        from per_cli.staff.scope import not_found
+
+        raise not_found(session, "no patient with this personnummer is enrolled", fld, candidates)
     ((pnr, found),) = ids.items()
     patient = enrolled.get(pnr)
     return Subject(pnr, patient, (*found, *([patient.id] if patient else [])))

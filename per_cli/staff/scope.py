@@ -1,10 +1,11 @@
 """What a staff login's limits mean for the app (PostgreSQL; on SQLite every function here is a no-op).
 
 Row-level security already hides the patients of other care units; these helpers make the app's answers match:
-a patient hidden from the login is refused with exactly the unknown-patient answer, and the refusal is written
-to the access log (``HiddenPatient``); bulk enrolment rejects the rows of units the login lacks up front
-(``unit_scope``); and the ``service`` role's key-only access is opened for the personnummer being looked up
-(``open_lookup``, ``open_keys``).
+a patient hidden from the login is refused with exactly the unknown-patient answer, and the database writes the
+refusal to the access log (``HiddenPatient``, ``refuse_hidden``) without telling the login where the patient is;
+bulk enrolment rejects the rows of units the login lacks (``unit_scope``) and of patients enrolled in them; and
+the ``service`` role's key-only access is opened for the personnummer being looked up (``open_lookup``,
+``open_keys``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,32 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from per_cli.errors import Forbidden, NotFound
+from per_cli.errors import Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
 class HiddenPatient(NotFound):
-    """A patient exists but in a care unit the login may not see: the user is told "not found", the log "denied"."""
+    """No patient found, by a login limited to units: the user is told "not found", and the database writes a
+    denied access for each of ``candidates`` enrolled in a unit the login lacks (``record_refusal``)."""
 
-    def __init__(self, message: str, *, field: str, patient_id: int, unit_code: str) -> None:
+    def __init__(self, message: str, *, field: str, candidates: Sequence[str]) -> None:
         super().__init__(message, field=field)
-        self.patient_id = patient_id
-        self.unit_code = unit_code
+        self.candidates = tuple(candidates)
+
+
+class HiddenEnrolled(Conflict):
+    """An enrolment refused because the number is enrolled already, by a login limited to units: if in a unit the
+    login lacks, the attempt is a denied access (``record_refusal``); the user is told "already enrolled"."""
+
+    def __init__(self, message: str, *, field: str, candidates: Sequence[str]) -> None:
+        super().__init__(message, field=field)
+        self.candidates = tuple(candidates)
+
+
+#: the refusals ``record_refusal`` writes to the access log once the refused transaction is rolled back
+HIDDEN = (HiddenPatient, HiddenEnrolled)
 
 
 def open_lookup(session: Session, candidates: Sequence[str]) -> None:
@@ -53,13 +67,37 @@ def open_keys(session: Session, *, token_hash: str | None = None, challenge_id: 
             conn.execute(text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
 
 
-def hidden_patient(session: Session, candidates: Sequence[str]) -> tuple[int, str] | None:
-    """(id, unit code) of an enrolled patient with one of these numbers that the login may not see, if any."""
+def refuse_hidden(session: Session, candidates: Sequence[str], *, command: str, claimed: str | None) -> set[str]:
+    """The numbers among ``candidates`` enrolled in a unit the login lacks, each written to the access log as a
+    denied access by the database (``per_refuse_hidden``: the caller never learns the patient or the unit).
+
+    Empty on SQLite and for a login not limited to units. ``claimed``: the actor the user claimed (``--actor``).
+    """
+    from per_cli.audit.events import forget_tail
+
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return None
-    row = conn.execute(text("SELECT * FROM per_hidden_patient(:c)"), {"c": list(candidates)}).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+    if conn.dialect.name != "postgresql" or not candidates or unit_scope(session) is None:
+        return set()
+    found = conn.execute(
+        text("SELECT per_refuse_hidden(:c, :command, :claimed)"),
+        {"c": list(candidates), "command": command, "claimed": claimed},
+    )
+    hidden = {str(number) for number in found.scalars()}
+    forget_tail(session)  # the database appended to the chain
+    return hidden
+
+
+def limited_to_units(session: Session) -> bool:
+    """Whether the login sees only its units' patients (PostgreSQL registry and support)."""
+    return session.connection().dialect.name == "postgresql" and unit_scope(session) is not None
+
+
+def not_found(session: Session, message: str, fld: str, candidates: Sequence[str]) -> NotFound:
+    """The unknown-patient answer; for a login limited to units, one that has the database audit the refusal if
+    the patient is enrolled in a unit the login lacks (App, ``record_refusal``)."""
+    if limited_to_units(session):
+        return HiddenPatient(message, field=fld, candidates=candidates)
+    return NotFound(message, field=fld)
 
 
 def unit_scope(session: Session) -> frozenset[str] | None:
@@ -78,18 +116,11 @@ def check_unit(session: Session, code: str) -> None:
         raise Forbidden(f"care unit {code} is not granted to you; an admin can (`per staff grant`)", field="unit")
 
 
-def record_refusal(engine: Engine, actor: str, refusal: HiddenPatient) -> None:
+def record_refusal(
+    engine: Engine, refusal: HiddenPatient | HiddenEnrolled, *, command: str, claimed: str | None
+) -> None:
     """Write the refusal to the access log in a transaction of its own (the refused one was rolled back)."""
-    from per_cli.audit.events import Event, record
     from per_cli.db.engine import session_scope
 
-    event = Event(
-        actor=actor,
-        action="patient.access",
-        patient_id=refusal.patient_id,
-        unit_code=refusal.unit_code,
-        outcome="denied",
-        details={"reason": "care unit not granted to this login"},
-    )
     with session_scope(engine) as session:
-        record(session, event)
+        refuse_hidden(session, refusal.candidates, command=command, claimed=claimed)

@@ -144,12 +144,20 @@ def write_chunk(
             pnr: {"override_objection": override_objection, "erased_on": t.erased_on.isoformat()}
             for pnr, t in overridden.items()
         }
-        if not _write(session, uow.actor, inserts, updates, units, summary, extra):
+        denied = _write(session, uow.actor, inserts, updates, units, summary, extra)
+        if denied is None:
             # the database refused a row of the chunk: write row by row, so only the refused ones are rejected
+            denied = []
             for row in list(inserts):
-                _write(session, uow.actor, [row], [], units, summary, extra, reject=reject)
+                denied += _write(session, uow.actor, [row], [], units, summary, extra, reject=reject) or []
             for change in updates:
                 _write(session, uow.actor, [], [change], units, summary, extra, reject=reject)
+        for line in denied:
+            reject(line, HIDDEN)
+
+
+#: the reason for a row whose patient is enrolled in a unit the login lacks (neither the unit nor the number)
+HIDDEN = "personnummer: this patient is enrolled in a care unit not granted to you; an admin can enrol the row"
 
 
 def _write(
@@ -162,18 +170,23 @@ def _write(
     extra: Mapping[str, Mapping[str, Any]],
     *,
     reject: Callable[[int, str], None] | None = None,
-) -> bool:
-    """Write rows and their events under a savepoint; False, with nothing written, if the database refuses one.
+) -> list[int] | None:
+    """Write rows and their events under a savepoint; None, with nothing written, if the database refuses one.
 
-    With ``reject`` (one row at a time) the refused row is rejected with the database's reason, without its
-    values. What the savepoint undid is undone in the counts and the session's cached audit chain tail too.
+    Returns the lines of the rows whose patient is enrolled in a unit the login lacks (the database wrote each
+    as a denied access), for the caller to reject. With ``reject`` (one row at a time) the refused row is
+    rejected with the database's reason, without its values. What the savepoint undid is undone in the counts
+    and the session's cached audit chain tail too.
     """
     counts = (summary.created, summary.updated, summary.unchanged)
     info = dict(session.info)
     try:
         with session.begin_nested():
             conn = session.connection()  # asked for inside: that is what emits the SAVEPOINT
-            record_batch(session, actor, "patient.enrol", _insert(conn, inserts, units, summary, extra))
+            entries, taken = _insert(conn, inserts, units, summary, extra)
+            denied = _hidden(session, actor, taken)
+            summary.unchanged += len(taken) - len(denied)  # enrolled meanwhile by a concurrent run
+            record_batch(session, actor, "patient.enrol", entries)
             record_many(session, _update(conn, updates, summary, actor))
     except (DataError, IntegrityError) as error:
         summary.created, summary.updated, summary.unchanged = counts
@@ -182,8 +195,20 @@ def _write(
         if reject is not None:
             line = inserts[0].line if inserts else updates[0][0]
             reject(line, describe_refusal(error))
-        return False
-    return True
+        return None
+    return denied
+
+
+def _hidden(session: Session, actor: str, taken: list[EnrolRow]) -> list[int]:
+    """The lines of the rows whose patient row-level security hid (enrolled in a unit the login lacks)."""
+    from per_cli.audit.events import claimed_actor
+    from per_cli.staff.scope import refuse_hidden
+
+    if not taken:
+        return []
+    numbers = [row.personnummer for row in taken]
+    hidden = refuse_hidden(session, numbers, command="patient.enrol", claimed=claimed_actor(session, actor))
+    return [row.line for row in taken if row.personnummer in hidden]
 
 
 def _existing(conn: Connection, candidates: set[str]) -> dict[str, Any]:
@@ -232,13 +257,14 @@ def _insert(
     units: Mapping[str, int],
     summary: Summary,
     extra: Mapping[str, Mapping[str, Any]],
-) -> list[tuple[int | None, str | None, Mapping[str, Any]]]:
-    """Insert the new patients; returns one audit entry (patient id, unit, details) per patient created.
+) -> tuple[list[tuple[int | None, str | None, Mapping[str, Any]]], list[EnrolRow]]:
+    """Insert the new patients; returns one audit entry (patient id, unit, details) per patient created, and the
+    rows the register had meanwhile (a concurrent run's, or hidden from this login by row-level security).
 
     ``extra``: more audit details for some personnummer (an objection overridden).
     """
     if not rows:
-        return []
+        return [], []
     rows.sort(key=attrgetter("personnummer"))
     table = table_of(Patient)
     now = stored(conn, utcnow())
@@ -279,12 +305,12 @@ def _insert(
         insert_rows(conn, table, ("id", *_INSERT), [(first + i, *v) for i, v in enumerate(values)])
         ids = {r.personnummer: first + i for i, r in enumerate(rows)}
     summary.created += len(ids)
-    summary.unchanged += len(rows) - len(ids)  # enrolled meanwhile by a concurrent run
-    return [
+    entries: list[tuple[int | None, str | None, Mapping[str, Any]]] = [
         (ids[r.personnummer], r.unit, {"source": "file", "line": r.line, **extra.get(r.personnummer, {})})
         for r in rows
         if r.personnummer in ids
     ]
+    return entries, [r for r in rows if r.personnummer not in ids]
 
 
 def _copied(conn: Connection, table: Any, values: list[tuple[Any, ...]]) -> dict[str, int] | None:
