@@ -71,8 +71,10 @@ def add(
     password = None
     if password_stdin or password_prompt:
         password = read_password(password_stdin, f"Password for {name}", confirm=True)
-    record = add_staff(app, name, role=role, units=units, password=password)
+    record, warnings = add_staff(app, name, role=role, units=units, password=password)
     app.note(f"Added {record['role']} {record['name']}.")
+    for warning in warnings:
+        app.warn(warning)
     if record["role"] in UNIT_ROLES and not record["units"]:
         app.warn(f"{record['name']} sees no patients until a unit is granted (`per staff grant {name} --unit CODE`)")
     emit([record], fmt, single=True)
@@ -142,6 +144,10 @@ def _set_login(app: App, name: str, enabled: bool, fmt: str) -> None:
 
     record = set_login(app, name, enabled=enabled)
     app.note(f"{name} {'may log in again' if enabled else 'may no longer log in'}.")
+    if not enabled and record["connections_ended"] is None:
+        app.warn(f"{name}'s open connections stay until they end: ending them needs pg_signal_backend (ask the DBA)")
+    elif not enabled and record["connections_ended"]:
+        app.note(f"Ended {record['connections_ended']} open connection(s) of {name}.")
     emit([record], fmt, single=True)
 
 
@@ -150,7 +156,9 @@ def _set_login(app: App, name: str, enabled: bool, fmt: str) -> None:
 @format_option()
 @click.pass_obj
 def disable(app: App, name: str, fmt: str) -> None:
-    """Refuse a staff login (ALTER ROLE … NOLOGIN); its role and units stay. The last admin cannot be disabled.
+    """Refuse a staff login (ALTER ROLE … NOLOGIN) and end its open connections; its role and units stay.
+
+    The last admin cannot be disabled. Ending another login's connections needs superuser or pg_signal_backend.
 
     \b
     Example:

@@ -102,10 +102,20 @@ def _units_only_for(role: str, name: str) -> None:
         )
 
 
+#: PostgreSQL before 16: CREATEROLE may grant any non-superuser role, the schema owner's included
+ADMIN_BEFORE_16 = (
+    "on PostgreSQL before 16 an admin's CREATEROLE lets it grant itself the schema owner's role "
+    '(README, "Threat model"): keep admins few, or let the DBA manage staff'
+)
+
+
 def add_staff(
     uow: UnitOfWork, name: str, *, role: str, units: Sequence[str] = (), password: str | None = None
-) -> dict[str, Any]:
-    """Create the login role NAME in the group of ``role`` with ``units``; an admin may also manage staff."""
+) -> tuple[dict[str, Any], list[str]]:
+    """Create the login role NAME in the group of ``role`` with ``units``; an admin may also manage staff.
+
+    Returns the login as printed and the warnings (an admin on PostgreSQL before 16).
+    """
     from psycopg import sql
 
     role = validate_role(role)
@@ -134,7 +144,16 @@ def add_staff(
         for unit_id in unit_ids.values():
             session.execute(text("INSERT INTO staff_unit (login, unit_id) VALUES (:n, :u)"), {"n": name, "u": unit_id})
         staff.audit("staff.add", {"login": name, "role": role, "units": sorted(unit_ids)})
-    return {"name": name, "role": role, "units": sorted(unit_ids), "can_login": True, "password": password is not None}
+        version = session.connection().dialect.server_version_info or (0,)
+    warnings = [ADMIN_BEFORE_16] if role == "admin" and version < (16,) else []
+    record = {
+        "name": name,
+        "role": role,
+        "units": sorted(unit_ids),
+        "can_login": True,
+        "password": password is not None,
+    }
+    return record, warnings
 
 
 def list_staff(uow: UnitOfWork) -> list[dict[str, Any]]:
@@ -224,7 +243,34 @@ def set_login(uow: UnitOfWork, name: str, *, enabled: bool) -> dict[str, Any]:
             sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(name), sql.SQL("LOGIN" if enabled else "NOLOGIN"))
         )
         staff.audit("staff.enable" if enabled else "staff.disable", {"login": name})
-    return {"name": name, "role": role, "can_login": enabled}
+    if enabled:
+        return {"name": name, "role": role, "can_login": enabled}
+    return {"name": name, "role": role, "can_login": enabled, "connections_ended": _end_connections(uow, name)}
+
+
+def _end_connections(uow: UnitOfWork, name: str) -> int | None:
+    """End the open connections of a login just disabled (NOLOGIN refuses only new ones); how many, or None when
+    this login may not signal them (neither superuser, nor member of that role or of ``pg_signal_backend``)."""
+    from sqlalchemy.exc import ProgrammingError
+
+    with uow.transaction() as session:
+        version = session.connection().dialect.server_version_info or (0,)
+        wait = ", 5000" if version >= (14,) else ""  # until each has ended
+        try:
+            with session.begin_nested():
+                return int(
+                    session.execute(
+                        text(
+                            f"SELECT count(*) FILTER (WHERE pg_terminate_backend(pid{wait})) FROM pg_stat_activity "
+                            "WHERE usename = :n AND pid <> pg_backend_pid()"
+                        ),
+                        {"n": name},
+                    ).scalar_one()
+                )
+        except ProgrammingError as error:
+            if getattr(error.orig, "sqlstate", None) != "42501":
+                raise
+            return None
 
 
 def _other_admins(session: Session, group: str, name: str) -> int:

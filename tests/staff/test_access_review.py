@@ -190,3 +190,31 @@ def test_an_erasure_names_the_login_and_a_refusal_claims_no_os_user_name(crew: C
     details = [json.loads(d) for *_, d in _denied(crew)]
     assert [d.get("claimed_actor") for d in details] == [None, "lisa"]
 
+
+def test_disabling_a_login_also_ends_its_open_connections(crew: Crew) -> None:
+    open_session = crew.staff.connect(crew.names["registry"])
+    assert open_session.execute("SELECT count(*) FROM patient").fetchall() == [(1,)]
+    disabled = crew.per("staff", "disable", crew.names["registry"], "--format", "json")
+    assert disabled.exit_code == 0, disabled.stderr
+    assert json.loads(disabled.stdout)["connections_ended"] == 1
+    assert f"Ended 1 open connection(s) of {crew.names['registry']}." in disabled.stderr
+    with pytest.raises(psycopg.OperationalError):
+        open_session.execute("SELECT count(*) FROM patient")
+    with pytest.raises(psycopg.OperationalError):
+        crew.staff.connect(crew.names["registry"])
+
+
+def test_adding_an_admin_before_postgresql_16_warns_in_one_line(crew: Crew) -> None:
+    ((version,),) = crew.staff.owner("SELECT current_setting('server_version_num')::int")
+    added = crew.per("staff", "add", crew.staff.name("boss"), "--role", "admin")
+    assert added.exit_code == 0, added.stderr
+    warnings = [line for line in added.stderr.splitlines() if line.startswith("Warning: ")]
+    if version >= 160000:
+        assert warnings == []
+    else:
+        assert warnings == [
+            "Warning: on PostgreSQL before 16 an admin's CREATEROLE lets it grant itself the schema owner's role "
+            '(README, "Threat model"): keep admins few, or let the DBA manage staff'
+        ]
+    registry = crew.per("staff", "add", crew.staff.name("anna"), "--role", "registry", "--unit", "NEURO-A")
+    assert "CREATEROLE" not in registry.stderr
