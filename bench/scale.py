@@ -41,8 +41,8 @@ _TAIL = ["ström", "qvist", "berg", "gren", "lund", "man", "dal", "holm", "blad"
 LAST = [s + t for s in _STEM for t in _TAIL] + ["Andersson", "Johansson", "Karlsson", "Nilsson", "Öberg"]
 SEARCH = "lindqvist"  # one surname of about 320: about 0.3 % of the register
 #: bytes per patient and per event, SQLite file and PostgreSQL alike (measured, rounded up), and this process's
-#: memory per patient (the set of numbers used, the CSV row)
-DISK_PER_PATIENT, DISK_PER_EVENT, MEMORY_PER_PATIENT = 1200, 450, 200
+#: memory per patient (the numbers used, the raw load's rows as stored)
+DISK_PER_PATIENT, DISK_PER_EVENT, MEMORY_PER_PATIENT = 1200, 450, 1000
 RUNS = 5
 LOOKUP_LIMIT, REVIEW_LIMIT_S = 1.3, 2.0
 
@@ -78,7 +78,7 @@ def write_patients(path: Path, rng: random.Random, used: set[int], n: int) -> No
 
 def check_room(patients: int, events: int, folder: Path, backends: int) -> str | None:
     """One line naming what does not fit, or None."""
-    disk = (patients * DISK_PER_PATIENT + events * DISK_PER_EVENT) * backends + patients * 120  # + the CSV files
+    disk = (patients * DISK_PER_PATIENT + events * DISK_PER_EVENT) * 1.1 * backends + patients * 120  # + CSV, base
     free = shutil.disk_usage(folder).free
     if disk > free * 0.8:
         return f"needs about {disk / 1e9:.1f} GB of disk in {folder}, {free / 1e9:.1f} GB free: give smaller sizes"
@@ -234,54 +234,72 @@ def _timed(env: dict[str, str], args: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def measure(env: dict[str, str], cmds: dict[str, list[str]], runs: int = RUNS) -> dict[str, float]:
-    """Median seconds of each command and of ``per --help``, interleaved run by run (one warm-up round first)."""
-    every = {"per --help": ["--help"], **cmds}
-    times: dict[str, list[float]] = {name: [] for name in every}
+def measure(envs: list[dict[str, str]], cmds: list[dict[str, list[str]]], runs: int = RUNS) -> list[dict[str, float]]:
+    """Median seconds of each command on each database, and of ``per --help``, interleaved: every round runs
+    ``per --help`` and then each command on each database in turn, so a busy minute on a shared machine hits all
+    alike (one warm-up round first)."""
+    times: list[dict[str, list[float]]] = [{"per --help": []} for _ in envs]
     for round_ in range(runs + 1):
-        for name, args in every.items():
-            took = _timed(env, args)
+        for i, env in enumerate(envs):
+            took = _timed(env, ["--help"])
             if round_:
-                times[name].append(took)
-    return {name: statistics.median(values) for name, values in times.items()}
+                times[i]["per --help"].append(took)
+        for name in cmds[0]:
+            for i, env in enumerate(envs):
+                took = _timed(env, cmds[i][name])
+                if round_:
+                    times[i].setdefault(name, []).append(took)
+    return [{name: statistics.median(values) for name, values in t.items()} for t in times]
 
 
 def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_backend(label: str, url: str, folder: Path, patients: int, events: int, log: Any) -> list[dict[str, Any]]:
-    env = {**os.environ, "PER_DATABASE_URL": url, "PER_ACTOR": "bench", "PER_CONFIG": str(folder / "none.toml")}
-    (folder / "none.toml").write_text("")
-    _per(env, "db", "upgrade")
-    for code in UNITS:
-        _per(env, "unit", "add", code, "--name", f"Enhet {code}")
-    rng, used = random.Random(19), set[int]()
-    base_patients = min(100_000, max(1, patients // 10))
-    base_events = max(base_patients, events * base_patients // patients)
-    stages = [(base_patients, base_events), (patients, events)]
-    done_p = done_e = 0
-    figures: list[tuple[int, int, dict[str, float], dict[str, float], str]] = []
-    for n_p, n_e in stages:
-        started = time.perf_counter()
-        write_patients(folder / "patients.csv", rng, used, n_p - done_p)
-        took = enrol(env, folder / "patients.csv")
-        log(f"  {label}: enrolled {n_p - done_p:,} patients in {took:.1f} s ({(n_p - done_p) / took:,.0f} rows/s)")
-        extra = max(0, n_e - n_p - done_e + done_p)
-        add_events(url, extra, n_p, seed=n_p)
-        done_p, done_e = n_p, n_e
-        analyze(url)
-        log(f"  {label}: {n_p:,} patients, {n_e:,} events built in {time.perf_counter() - started:.0f} s; {_load()}")
-        rates = {pattern: write_rate(url, n_p, pattern) for pattern in PATTERNS}
-        pnr, since = _probe(url)
-        medians = measure(env, commands(pnr, since))
-        figures.append((n_p, n_e, medians, rates, _load()))
+def build(label: str, url: str, folder: Path, patients: int, events: int, log: Any) -> dict[str, str]:
+    """A register of ``patients`` (one ``per patient enrol --file``) and ``events`` access-log events."""
+    started = time.perf_counter()
+    env = _fresh(url, folder)
+    write_patients(folder / "patients.csv", random.Random(patients), set(), patients)
+    took = enrol(env, folder / "patients.csv")
+    (folder / "patients.csv").unlink()
+    log(f"  {label}: enrolled {patients:,} patients in {took:.1f} s ({patients / took:,.0f} rows/s)")
+    add_events(url, max(0, events - patients), patients, seed=patients)
+    analyze(url)
+    log(
+        f"  {label}: {patients:,} patients, {events:,} events built in {time.perf_counter() - started:.0f} s; {_load()}"
+    )
+    return env
+
+
+def run_backend(
+    label: str, urls: tuple[str, str], folder: Path, patients: int, events: int, log: Any
+) -> list[dict[str, Any]]:
+    """The look-ups and write rates at a tenth of the size (at most 100 000 patients) and at full size: two
+    databases, measured turn about."""
+    bp = min(100_000, max(1, patients // 10))
+    be = max(bp, events * bp // patients)
+    sizes = [(bp, be), (patients, events)]
+    envs = [build(label, url, folder, n_p, n_e, log) for url, (n_p, n_e) in zip(urls, sizes, strict=True)]
+    rates: list[dict[str, float]] = [{}, {}]
+    for pattern in PATTERNS:
+        runs: list[list[float]] = [[], []]
+        for _ in range(3):
+            for i, (url, (n_p, _n_e)) in enumerate(zip(urls, sizes, strict=True)):
+                runs[i].append(write_rate(url, n_p, pattern))
+        for i in range(2):
+            rates[i][pattern] = statistics.median(runs[i])
+    cmds = [commands(*_probe(url)) for url in urls]
+    base, full = measure(envs, cmds)
+    load = _load()
+    for (n_p, n_e), medians, rate in zip(sizes, (base, full), rates, strict=True):
+        log(f"  {label} at {n_p:,} patients, {n_e:,} events:")
         for name, value in medians.items():
             log(f"    {name:40s} {value * 1000:8.0f} ms")
-        for pattern, rate in rates.items():
-            log(f"    audit write rate, {pattern}: {rate:,.0f} events/s")
-        log(f"    {figures[-1][4]}")
-    (bp, be, base, base_rates, _), (fp, fe, full, full_rates, load) = figures
+        for pattern, value in rate.items():
+            log(f"    audit write rate, {pattern}: {value:,.0f} events/s")
+    log(f"  {load}")
+    (fp, fe), base_rates, full_rates = sizes[1], rates[0], rates[1]
     results = []
     for name in full:
         if name == "per --help":
@@ -305,7 +323,7 @@ def run_backend(label: str, url: str, folder: Path, patients: int, events: int, 
             "name": f"audit write rate, {pattern}, at {fe:,} events ({label}; {load})",
             "value": full_rates[pattern],
             "unit": "events/s",
-            "baseline": f"same at {be:,} events",
+            "baseline": f"same at {be:,} events (median of 3, turn about)",
             "baseline_value": base_rates[pattern],
             "ratio": full_rates[pattern] / base_rates[pattern],
             "target": "≥ 0.8×",
@@ -439,11 +457,20 @@ def raw_load(url: str, rows: list[tuple[Any, ...]]) -> float:
 
 
 def _fresh(url: str, folder: Path) -> dict[str, str]:
+    """A new database at ``url``, upgraded by ``per db upgrade``, with the bench's care units."""
     env = {**os.environ, "PER_DATABASE_URL": url, "PER_ACTOR": "bench", "PER_CONFIG": str(folder / "none.toml")}
     (folder / "none.toml").write_text("")
     _per(env, "db", "upgrade")
-    for code in UNITS:
-        _per(env, "unit", "add", code, "--name", f"Enhet {code}")
+    from per_cli.db.engine import make_engine, session_scope
+    from per_cli.patients.units import create_unit
+
+    engine = make_engine(url)  # the units in-process, one transaction: 20 start-ups of per cost a minute here
+    try:
+        with session_scope(engine) as session:
+            for code in UNITS:
+                create_unit(session, code, f"Enhet {code}")
+    finally:
+        engine.dispose()
     return env
 
 
@@ -516,12 +543,14 @@ def scale(patients: int, events: int, *, postgres: str | None, log: Any) -> list
         refusal = check_room(patients, events, folder, 2 if postgres else 1)
         if refusal:
             raise SystemExit(f"bench/scale: {refusal}")
-        results = run_backend("SQLite", f"sqlite:///{folder / 'per.db'}", folder, patients, events, log)
-        (folder / "per.db").unlink()
+        sqlite = (f"sqlite:///{folder / 'base.db'}", f"sqlite:///{folder / 'full.db'}")
+        results = run_backend("SQLite", sqlite, folder, patients, events, log)
+        for used in folder.glob("*.db*"):
+            used.unlink()
         results += enrolment("SQLite", _sqlite_urls(folder), folder, patients, log)
         if postgres:
-            with postgres_url(postgres) as url:
-                results += run_backend("PostgreSQL", url, folder, patients, events, log)
+            with postgres_url(postgres) as base, postgres_url(postgres) as full:
+                results += run_backend("PostgreSQL", (base, full), folder, patients, events, log)
             with postgres_url(postgres) as a, postgres_url(postgres) as b, postgres_url(postgres) as c:
                 results += enrolment("PostgreSQL", iter((a, b, c)), folder, patients, log)
     return results
