@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: joins the parts of the search column; a term never contains it, so a match never spans two fields
 SEPARATOR = "\x1f"
@@ -38,8 +39,11 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
+@lru_cache(maxsize=16384)  # bulk enrolment: names repeat, and this runs in the writing process for every row
 def _strip_accents(folded: str) -> str:
     """Accents other than å, ä, ö removed (é → e, ü → u, ç → c)."""
+    if folded.isascii():
+        return folded
     out = []
     for char in folded:
         if char in "åäö":
@@ -49,7 +53,10 @@ def _strip_accents(folded: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=16384)
 def _sort_part(name: str, limit: int) -> str:
+    if name.isascii():  # nothing to map or strip: NFC and casefolding leave ASCII as lower case
+        return name.lower()[:limit]
     out = []
     for char in _fold(name):
         mapped = _SWEDISH.get(char)
