@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +30,7 @@ from per_cli.db.rows import copy_allowed, copy_rows, insert_rows, stored
 GENESIS = "0" * 64
 _COLUMNS = ("at", "actor", "action", "patient_id", "unit_code", "outcome", "details", "prev_hash", "hash")
 _TAIL_KEY = "per_audit_tail"
+_NOW_KEY = "per_audit_now"
 _ACTOR_KEY = "per_session_user"
 #: ``Session.info`` key: the actor nobody claimed (the OS login name), replaced by the login role without a note
 UNCLAIMED_ACTOR = "per_unclaimed_actor"
@@ -113,6 +114,7 @@ def _payload(
 def forget_tail(session: Session, *_args: Any) -> None:
     """Drop the cached tail: the database appended an event itself, or the transaction ended."""
     session.info.pop(_TAIL_KEY, None)
+    session.info.pop(_NOW_KEY, None)
 
 
 # Registered once for every Session: any transaction or savepoint ending (commit or rollback) drops the cached
@@ -126,6 +128,12 @@ def claimed_actor(session: Session, actor: str) -> str | None:
 
 
 _TAIL = "SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"  # driver SQL: one event per command pays for it
+#: PostgreSQL: the head under the chain's lock, and the transaction's time when the database demands it (a staff
+#: login: migration i13d's trigger takes only events stamped now() from a login that does not own the log)
+_PG_TAIL = (
+    "SELECT per_audit_tail(), CASE WHEN pg_has_role(session_user, c.relowner, 'MEMBER') THEN NULL ELSE now() END "
+    "FROM pg_class c WHERE c.oid = 'audit_event'::regclass"
+)
 
 
 def chain_tail(session: Session) -> str:
@@ -135,9 +143,18 @@ def chain_tail(session: Session) -> str:
         return str(cached)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        return str(conn.exec_driver_sql("SELECT per_audit_tail()").scalar())
+        head, now = conn.exec_driver_sql(_PG_TAIL).one()
+        if now is not None:
+            session.info[_NOW_KEY] = now.astimezone(UTC)
+        return str(head)
     last = conn.exec_driver_sql(_TAIL).scalar()
     return last or GENESIS
+
+
+def _moment(session: Session) -> datetime:
+    """When an event is chained: now, or the transaction's time where the database demands it (``chain_tail``)."""
+    now = session.info.get(_NOW_KEY)
+    return now if isinstance(now, datetime) else utcnow()
 
 
 def database_actor(session: Session) -> str | None:
@@ -172,7 +189,7 @@ def record_many(session: Session, events: Iterable[Event]) -> int:
     conn = session.connection()
     rows: list[tuple[Any, ...]] = []
     for ev in events:
-        at = utcnow()
+        at = _moment(session)
         actor, mapping = acting(session, ev.actor, ev.details)
         details = canonical_details(mapping)
         digest = event_hash(prev, at, actor, ev.action, ev.patient_id, ev.unit_code, ev.outcome, details)
@@ -198,7 +215,7 @@ def record_batch(
     """
     prev = chain_tail(session)
     actor, claim = acting(session, actor, {})
-    at = utcnow()
+    at = _moment(session)
     at_text = at.isoformat(timespec="microseconds")
     at_stored = stored(session.connection(), at)
     rows: list[tuple[Any, ...]] = []

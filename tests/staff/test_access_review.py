@@ -218,3 +218,40 @@ def test_adding_an_admin_before_postgresql_16_warns_in_one_line(crew: Crew) -> N
         ]
     registry = crew.per("staff", "add", crew.staff.name("anna"), "--role", "registry", "--unit", "NEURO-A")
     assert "CREATEROLE" not in registry.stderr
+
+
+# --- the database stamps and chains what a staff login appends ---
+
+
+def test_a_staff_login_cannot_append_a_back_dated_or_forged_chained_event(crew: Crew) -> None:
+    from datetime import UTC, datetime
+
+    from per_cli.audit.events import event_hash
+
+    login = crew.names["registry"]
+    insert = (
+        "INSERT INTO audit_event (at, actor, action, outcome, details, prev_hash, hash) "
+        "VALUES (%s, %s, 'patient.show', 'ok', '{}', %s, %s)"
+    )
+    conn = crew.staff.connect(login)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT per_audit_tail(), now()")
+        ((head, now),) = cur.fetchall()
+    for at, prev in ((datetime(2020, 1, 1, tzinfo=UTC), head), (None, "f" * 64)):  # back-dated; chained elsewhere
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT per_audit_tail(), now()")
+            ((head, now),) = cur.fetchall()
+            moment = at or now
+            cur.execute(insert, (moment, login, prev, event_hash(prev, moment, login, "patient.show", None, None,
+                                                                  "ok", "{}")))  # fmt: skip
+    with conn.transaction(), conn.cursor() as cur:  # stamped now() and chained to the head: taken
+        cur.execute("SELECT per_audit_tail(), now()")
+        ((head, now),) = cur.fetchall()
+        cur.execute(insert, (now, login, head, event_hash(head, now, login, "patient.show", None, None, "ok", "{}")))
+    assert crew.staff.owner("SELECT count(*) FROM audit_event WHERE actor = %s", login) == [(1,)]
+    # per's own writes as staff logins pass: a look-up, a refusal the database writes, a bulk enrolment's events
+    assert crew.as_("registry", "patient", "show", IN_A).exit_code == 0
+    assert crew.as_("registry", "patient", "show", IN_B).exit_code == 1
+    assert crew.as_("registry", *enrol_args(NOBODY, unit="NEURO-A")).exit_code == 0
+    verified = crew.per("audit", "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
