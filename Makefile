@@ -24,8 +24,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# three workers on two cores: most tests wait on `per` subprocesses, servers and databases
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist worksteal
 
 bench: install
 	$(BIN)/python -m bench

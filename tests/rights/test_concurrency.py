@@ -181,6 +181,8 @@ def test_an_erasure_among_logins_leaves_no_session_and_every_login_a_clean_answe
         "(no such patient at the care giver's unit, or the patient is excluded)",
         # the care giver's own tries are counted before they are compared: 20 at once may lock the account
         "Error: proxy login denied: wrong user name or password, or the account is locked or disabled",
+        # [otp] max_sends: 20 one-time-code logins of one patient at once meet the send cap
+        "Error: login denied: too many one-time codes were sent; a new code can be sent in 15 min",
     }
     outcomes: dict[int, int] = {}
     for code, out, err in results:

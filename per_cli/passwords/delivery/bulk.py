@@ -29,7 +29,7 @@ import os
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -362,13 +362,29 @@ class _Run:
                 finish(session, self.uow.actor, [d for _, d in chunk], campaign_id=self.campaign_id, source=SOURCE)
                 self._renew(session)
         except BaseException:
-            for line, delivery in chunk:
-                lost = "; ".join([*delivery.failures(), "the outcome could not be recorded"])
-                self.emit(RowResult(line, display(delivery.target.personnummer), delivery.status, lost, delivery))
+            self._emit_all(
+                RowResult(line, display(delivery.target.personnummer), delivery.status,
+                          "; ".join([*delivery.failures(), "the outcome could not be recorded"]), delivery)
+                for line, delivery in chunk
+            )  # fmt: skip
             raise
-        for line, delivery in chunk:
-            error = "; ".join(delivery.failures()) or None
-            self.emit(RowResult(line, display(delivery.target.personnummer), delivery.status, error, delivery))
+        self._emit_all(
+            RowResult(line, display(delivery.target.personnummer), delivery.status,
+                      "; ".join(delivery.failures()) or None, delivery)
+            for line, delivery in chunk
+        )  # fmt: skip
+
+    def _emit_all(self, results: Iterable[RowResult]) -> None:
+        """Report every result of a chunk even if reporting one is interrupted (Ctrl-C while printing): they were
+        all sent and recorded; the interruption goes on after the last."""
+        interrupted: BaseException | None = None
+        for result in results:
+            try:
+                self.emit(result)
+            except BaseException as exc:
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     def _renew(self, session: object) -> None:
         from per_cli.passwords.delivery.campaign import renew
