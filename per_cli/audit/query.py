@@ -122,19 +122,19 @@ def list_events(
         return listed
 
 
-#: a period with fewer events than this is read from the ``(at, id)`` index and sorted (SQLite)
+#: a period with fewer events than this is read from the ``(at, id)`` index and sorted
 _FEW = 10_000
 
 
 def _newest_first(session: Session, flt: AuditFilter) -> Any:
-    """``ORDER BY id DESC``, said so that SQLite reads a short period from the ``(at, id)`` index and sorts it.
+    """``ORDER BY id DESC``, said so that a short period is read from the ``(at, id)`` index and sorted.
 
-    Unhinted, SQLite walks the primary key from the newest event and filters on ``at``: quick when the period
-    holds many events, a walk over the whole log when it holds fewer than ``limit`` (``--since`` an hour ago).
-    A count of at most ``_FEW`` index entries tells the two apart; ``+id`` keeps the primary key out of the
-    ordering. PostgreSQL's planner decides this from its statistics.
+    Left to themselves, both databases walk the primary key from the newest event and filter on ``at``: quick
+    when the period holds many events, a walk over the whole log when it holds fewer than ``limit`` (``--since``
+    an hour ago; PostgreSQL's estimate of a recent range is off when many events share an instant). A count of at
+    most ``_FEW`` index entries tells the two apart; ``+id`` keeps the primary key out of the ordering.
     """
-    if session.get_bind().dialect.name != "sqlite" or not (flt.since or flt.until) or flt.patient:
+    if not (flt.since or flt.until) or flt.patient:
         return AuditEvent.id.desc()
     period = select(AuditEvent.id)
     if flt.since:
