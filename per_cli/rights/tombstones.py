@@ -25,6 +25,7 @@ from per_cli.db.models import Patient, PatientErasure
 
 REASONS = ("objection", "request", "other")
 _ENROLMENT_LOCK = 4242018
+_LOCK_WAIT = "3s"  # as long as the access log's lock is waited for (migration i13c)
 
 
 class Tombstone(NamedTuple):
@@ -56,11 +57,19 @@ class Tombstone(NamedTuple):
 
 
 def hold_enrolment_lock(session: Session, *, exclusive: bool) -> None:
-    """Enrolments (shared) and erasures (exclusive) exclude each other until the transaction ends."""
+    """Enrolments (shared) and erasures (exclusive) exclude each other until the transaction ends.
+
+    Any login may take an advisory lock, so the wait for it gives up after a few seconds (``lock_timeout`` for
+    this one statement: the setting is put back in the same statement) instead of stalling every enrolment.
+    """
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        conn.execute(text(f"SELECT {function}(:k)"), {"k": _ENROLMENT_LOCK})
+        statement = (
+            f"SELECT set_config('lock_timeout', :wait, true), {function}(:k), set_config('lock_timeout', old.value, "
+            "true) FROM (SELECT current_setting('lock_timeout') AS value) AS old"
+        )
+        conn.execute(text(statement), {"k": _ENROLMENT_LOCK, "wait": _LOCK_WAIT})
 
 
 def _tombstone(values: Sequence[Any]) -> Tombstone:

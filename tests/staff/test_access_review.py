@@ -255,3 +255,18 @@ def test_a_staff_login_cannot_append_a_back_dated_or_forged_chained_event(crew: 
     assert crew.as_("registry", *enrol_args(NOBODY, unit="NEURO-A")).exit_code == 0
     verified = crew.per("audit", "verify")
     assert verified.exit_code == 0, verified.stdout + verified.stderr
+
+
+def test_a_held_enrolment_lock_fails_an_enrolment_in_one_line_and_enrols_nobody(crew: Crew, per_proc: RunPer) -> None:
+    holder = crew.staff.connect(crew.names["service"])  # any login may take an advisory lock
+    holder.execute("SELECT pg_advisory_lock(%s)", (4242018,))  # per_cli.rights.tombstones._ENROLMENT_LOCK
+    url = crew.staff.url(crew.names["registry"])
+    enrol = per_proc("--database", url, *enrol_args(NOBODY, unit="NEURO-A"), timeout=60)
+    assert (enrol.exit_code, enrol.stderr) == (
+        1,
+        "Error: database: lock wait timed out; nothing was changed; try again\n",
+    )
+    assert crew.staff.owner("SELECT count(*) FROM patient WHERE personnummer = %s", NOBODY) == [(0,)]
+    holder.execute("SELECT pg_advisory_unlock(%s)", (4242018,))
+    done = per_proc("--database", url, *enrol_args(NOBODY, unit="NEURO-A"), timeout=60)
+    assert done.exit_code == 0, done.stderr
