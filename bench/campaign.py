@@ -41,6 +41,7 @@ def _setup(tmp: Path, db_url: str, patients: int, config: str = "") -> dict[str,
     ]
     (tmp / "patients.csv").write_text("\n".join(rows) + "\n")
     (tmp / "list.txt").write_text("\n".join(numbers) + "\n")
+    subprocess.run([PER, "db", "upgrade"], env=env, check=True, capture_output=True)  # creates the file
     subprocess.run([PER, "unit", "add", "BENCH", "--name", "Bench"], env=env, check=True, capture_output=True)
     subprocess.run([PER, "patient", "enrol", "--file", str(tmp / "patients.csv"), "--unit", "BENCH"], env=env,
                    check=True, capture_output=True)  # fmt: skip
