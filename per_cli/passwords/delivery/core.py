@@ -103,9 +103,7 @@ class Target:
 
 def contact_problems(patient: Patient, channels: Sequence[Channel]) -> list[str]:
     """Why the chosen channels cannot reach this patient, one phrase per problem (empty: all fine)."""
-    from per_cli.patients.register import display_pnr
-
-    shown = display_pnr(patient.personnummer)
+    # no personnummer and no contact detail in these texts: they are error lines and rejected rows' reasons
     problems: list[str] = []
     if patient.excluded_on is not None:
         problems.append(
@@ -114,21 +112,21 @@ def contact_problems(patient: Patient, channels: Sequence[Channel]) -> list[str]
         )
     if "email" in channels and not patient.email:
         problems.append(
-            f"--email: the patient has no e-mail address; add one with `per patient edit-profile "
-            f"{shown} --email ADDRESS`"
+            "--email: the patient has no e-mail address; add one with `per patient edit-profile PERSONNUMMER "
+            "--email ADDRESS`"
         )
     if "sms" in channels:
         if not patient.mobile:
             problems.append(
-                f"--sms: the patient has no mobile number; add one with `per patient edit-profile "
-                f"{shown} --mobile +46701234567`"
+                "--sms: the patient has no mobile number; add one with `per patient edit-profile PERSONNUMMER "
+                "--mobile +46701234567`"
             )
         else:
             kind = _number_type(patient.mobile, patient.mobile_type)
             if kind not in ("mobile", "fixed_line_or_mobile"):
                 problems.append(
-                    f"--sms: {patient.mobile} is a {kind.replace('_', ' ')} number; SMS needs a mobile number: "
-                    f"send with --email only, or give a mobile with `per patient edit-profile {shown} --mobile "
+                    f"--sms: the patient's number is a {kind.replace('_', ' ')} number; SMS needs a mobile number: "
+                    "send with --email only, or give a mobile with `per patient edit-profile PERSONNUMMER --mobile "
                     "+46701234567`"
                 )
     return problems

@@ -123,9 +123,9 @@ def test_a_new_send_is_pending_beside_the_old_password_and_clears_a_lock(desk: W
     ("contacts", "flags", "message"),
     [
         ({"mobile": None}, ["--sms"], "Error: --sms: the patient has no mobile number; add one with "
-                                      "`per patient edit-profile 19121212-1212 --mobile +46701234567`"),
+                                      "`per patient edit-profile PERSONNUMMER --mobile +46701234567`"),
         ({"mobile": "08-465 004 00"}, ["--sms", "--email"],
-         "Error: --sms: +46846500400 is a fixed line number; SMS needs a mobile number"),
+         "Error: --sms: the patient's number is a fixed line number; SMS needs a mobile number"),
         ({"email": None}, ["--email", "--sms"], "Error: --email: the patient has no e-mail address"),
     ],
 )  # fmt: skip
