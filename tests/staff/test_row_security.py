@@ -168,3 +168,30 @@ def test_the_admin_sees_and_changes_every_unit(crew: Crew) -> None:
     assert crew.rows(crew.admin, "SELECT count(*) FROM patient") == [(2,)]
     assert crew.as_(crew.admin, "unit", "add", "NEURO-C", "--name", "C").exit_code == 0
     assert crew.as_(crew.admin, "patient", "edit-profile", IN_B, "--email", "b@example.se").exit_code == 0
+
+
+def test_a_registry_login_enrols_a_large_file_through_staging_tables_with_every_event_chained(
+    crew: Crew, per_proc: RunPer, tmp_path: Path
+) -> None:
+    """Row-level security refuses ``COPY FROM``, so a staff login's chunks go by ``COPY`` into temporary tables
+    and one ``INSERT … SELECT`` each: the policies still decide (the NEURO-B row is rejected), every event is
+    in the chain in order, and the actor is the login."""
+    import csv
+
+    from tests.helpers.enrolment_rows import rows
+
+    path = tmp_path / "many.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh, delimiter=";")
+        out.writerow(["personnummer", "förnamn", "efternamn", "enhet"])
+        out.writerows([r["personnummer"], r["förnamn"], r["efternamn"], "NEURO-A"] for r in rows(120, 7))
+        out.writerow(["194107086995", "Örjan", "Öberg", "NEURO-B"])
+    result = per_proc("--database", crew.staff.url(crew.registry), "patient", "enrol", "--file", str(path))
+    assert result.exit_code == 3, result.stderr
+    assert "line 122: unit: care unit NEURO-B is not granted to you" in result.stderr
+    in_a = "SELECT count(*) FROM patient p JOIN care_unit u ON u.id = p.unit_id WHERE u.code = 'NEURO-A'"
+    assert crew.staff.owner(in_a) == [(121,)]
+    by_login = "SELECT count(*) FROM audit_event WHERE action = 'patient.enrol' AND actor = %s"
+    assert crew.staff.owner(by_login, crew.registry) == [(120,)]
+    verified = crew.per("audit", "verify")
+    assert verified.exit_code == 0, verified.stderr

@@ -25,7 +25,16 @@ from sqlalchemy.exc import DataError, IntegrityError
 from per_cli.audit.events import Event, record_batch, record_many
 from per_cli.db.faults import describe_refusal
 from per_cli.db.models import CareUnit, Patient, table_of, utcnow
-from per_cli.db.rows import copy_allowed, copy_rows, insert_rows, insert_unnest_returning, stored, where_in
+from per_cli.db.rows import (
+    copy_allowed,
+    copy_rows,
+    copy_staged,
+    insert_rows,
+    insert_unnest_returning,
+    staging_allowed,
+    stored,
+    where_in,
+)
 from per_cli.patients.enrolment.rows import EnrolRow, Summary
 from per_cli.patients.search import search_columns
 from per_cli.rights.tombstones import Tombstone, first_tombstone, hold_enrolment_lock, next_patient_id, tombstones
@@ -292,9 +301,13 @@ def _insert(
         ids = _copied(conn, table, values) if copy_allowed(conn, table) else None
         if ids is None:
             # RETURNING tells our rows from those a concurrent run inserted meanwhile (DO NOTHING returns none)
-            returned = insert_unnest_returning(
-                conn, table, _INSERT, values, conflict="personnummer", returning=("id", "personnummer")
-            )
+            if staging_allowed(conn):  # a staff login under row-level security: COPY into a staging table
+                suffix = "ON CONFLICT (personnummer) DO NOTHING RETURNING id, personnummer"
+                returned = copy_staged(conn, table, _INSERT, [_typed(v) for v in values], suffix=suffix)
+            else:
+                returned = insert_unnest_returning(
+                    conn, table, _INSERT, values, conflict="personnummer", returning=("id", "personnummer")
+                )
             ids = {row.personnummer: row.id for row in returned}
     else:
         # SQLite: this transaction has held the write lock (BEGIN IMMEDIATE) since it read `existing`, so no
@@ -319,10 +332,7 @@ def _copied(conn: Connection, table: Any, values: list[tuple[Any, ...]]) -> dict
     one of them meanwhile (unique violation), or a value is refused; the INSERT path then sorts that out."""
     sequence = "SELECT nextval(pg_get_serial_sequence('patient', 'id')) FROM generate_series(1, %s)"
     new_ids = [int(row[0]) for row in conn.exec_driver_sql(sequence, (len(values),))]
-    rows = (
-        (pid, *v[:_REGISTERED], date.fromisoformat(v[_REGISTERED]), *v[_REGISTERED + 1 :])
-        for pid, v in zip(new_ids, values, strict=True)
-    )
+    rows = ((pid, *_typed(v)) for pid, v in zip(new_ids, values, strict=True))
     try:
         with conn.begin_nested():
             copy_rows(conn, table, ("id", *_INSERT), rows)
@@ -332,6 +342,11 @@ def _copied(conn: Connection, table: Any, values: list[tuple[Any, ...]]) -> dict
 
 
 _REGISTERED = _INSERT.index("registered_on")
+
+
+def _typed(v: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of ``_INSERT`` values as binary ``COPY`` takes it: the registration date as a ``date``."""
+    return (*v[:_REGISTERED], date.fromisoformat(v[_REGISTERED]), *v[_REGISTERED + 1 :])
 
 
 def _update(conn: Connection, updates: list[_Update], summary: Summary, actor: str) -> list[Event]:
