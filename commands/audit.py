@@ -278,7 +278,7 @@ def review(
     randoms = len(drawn.records) - drawn.always
     summary = (
         f"{len(drawn.records)} events: {drawn.always} always reviewed (proxy logins, refusals), "
-        f"{randoms} drawn at random of {drawn.population}; seed {drawn.seed}"
+        f"{randoms} drawn at random of {'about ' if drawn.estimated else ''}{drawn.population}; seed {drawn.seed}"
     )
     if output and output != "-":
         write_private(output, render(drawn.records, "csv", columns=COLUMNS).encode("utf-8-sig"))

@@ -143,3 +143,22 @@ def test_the_sample_names_the_patient_by_personnummer(per: RunPer, tolvan: str) 
         ("patient.enrol", "19121212-1212", "NEURO-SU"),
         ("patient.show", "19121212-1212", "NEURO-SU"),
     ]
+
+
+def test_a_long_period_estimates_the_population_from_a_probe(
+    per: RunPer, log: dict[str, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``EXACT_SPAN`` ids the population is estimated (counting millions of index entries is what made a
+    national review slow); a probe that covers the whole span gives the exact figure, and the output says "about"."""
+    from per_cli.audit import review
+
+    monkeypatch.setattr(review, "EXACT_SPAN", 10)
+    result = per("audit", "review", "--sample", "5", "--seed", "3", "--format", "json")
+    assert "5 drawn at random of about 40;" in result.stderr
+    monkeypatch.setattr(review, "_PROBE", 12)
+    sampled = per("audit", "review", "--sample", "5", "--seed", "3", "--format", "json")
+    estimate = int(sampled.stderr.split("of about ")[1].split(";")[0])
+    assert 29 <= estimate <= 44  # 12 of the span's 44 ids probed, at most 4 of them not admitted
+    events = json.loads(per("audit", "list", "--action", "audit.review", "--format", "json").stdout)
+    assert {e["details"]["population_estimated"] for e in events} == {True}
+    assert {e["details"]["population"] for e in events} == {40, estimate}
