@@ -136,25 +136,31 @@ class _Shared:
         self.buckets = {ch: SharedBucket(uow, ch, rate) for ch, rate in limits.items()}
 
     def loop(self) -> None:
-        """Claim, hash and store as pending here; send and record in a second thread, so that the next batch is
-        hashed while this one is on the network (and the file outbox's fsync)."""
+        """A pipeline of three: this thread claims a batch and stores the previous one as pending while a hashing
+        thread hashes the next, and a sending thread sends and records the one before (the network, the file
+        outbox's fsync); so hashing, the one cost that cannot be avoided, never waits for the database."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
         from per_cli.passwords.delivery.core import close_all
 
         transports: dict[str, Transport] = {}
         lookups: dict[str, Transport] = {}  # the recovery's own (this thread's)
+        hashing_pool = ThreadPoolExecutor(1, thread_name_prefix="per-work-hash")
         sending = ThreadPoolExecutor(1, thread_name_prefix="per-work-send")
+        hashing: Future[list[_Hashed]] | None = None
         inflight: Future[None] | None = None
         try:
             while not self.stop.is_set():
                 self.recover(lookups)
                 claimed = self.claim()
-                if claimed:
-                    staged = self.stage(claimed)
+                if hashing is not None:
+                    staged = self.store(hashing.result())
+                    hashing = None
                     if inflight is not None:
                         inflight.result()
                     inflight = sending.submit(self.deliver, staged, transports)
+                if claimed:
+                    hashing = hashing_pool.submit(self.hash, claimed)
                     continue
                 if inflight is not None:  # the last batch first: it may have queued failures again
                     finished: Future[None] = inflight
@@ -164,6 +170,8 @@ class _Shared:
                 if self.options.drain and not self.anything_left():
                     return
                 self.stop.wait(self.options.poll_seconds)
+            if hashing is not None:  # stopped: claimed and hashed, never stored; the lease gives them back
+                hashing.result()
             if inflight is not None:
                 inflight.result()
         except BaseException as exc:  # one line for the user; the other threads stop
@@ -171,6 +179,7 @@ class _Shared:
                 self.errors.append(exc)
             self.stop.set()
         finally:
+            hashing_pool.shutdown(wait=True)
             sending.shutdown(wait=True)
             close_all(transports)  # type: ignore[arg-type]
             close_all(lookups)  # type: ignore[arg-type]
@@ -234,19 +243,28 @@ class _Shared:
 
     # -- sending --
 
-    def stage(self, claimed: list[tuple[Campaign, int, Target]]) -> list[_Staged]:
-        """Make and hash the passwords, then store them as pending with their delivery rows (the patients become
-        ``sending`` with a lease)."""
+    def hash(self, claimed: list[tuple[Campaign, int, Target]]) -> list[_Hashed]:
+        """Make and hash the claimed patients' passwords, grouped by campaign (no database)."""
         from per_cli.credentials.passwords import generate_password, hash_password
-        from per_cli.passwords.delivery.records import prepare
 
         by_campaign: dict[str, list[tuple[int, Target]]] = {}
         for campaign, line, target in claimed:
             by_campaign.setdefault(campaign.id, []).append((line, target))
-        staged = []
+        out = []
         for campaign_id, items in by_campaign.items():
             passwords = {t.patient_id: generate_password(self.settings.length) for _, t in items}
             hashes = {pid: hash_password(pw, self.settings.params) for pid, pw in passwords.items()}
+            out.append(_Hashed(campaign_id, items, passwords, hashes))
+        return out
+
+    def store(self, hashed: list[_Hashed]) -> list[_Staged]:
+        """Store the hashed passwords as pending with their delivery rows (the patients become ``sending`` with
+        a lease)."""
+        from per_cli.passwords.delivery.records import prepare
+
+        staged = []
+        for batch in hashed:
+            campaign_id, items, hashes = batch.campaign_id, batch.items, batch.hashes
             lease = utcnow() + timedelta(seconds=self.options.lease_seconds)
             with self.uow.transaction() as session:
                 priors = prepare(session, [(t, hashes[t.patient_id]) for _, t in items], campaign_id=campaign_id,
@@ -258,7 +276,7 @@ class _Shared:
                 )
                 keys = _keys(session, campaign_id, list(priors))
             targets = [t for _, t in items if t.patient_id in priors]
-            staged.append(_Staged(campaign_id, targets, passwords, hashes, priors, keys))
+            staged.append(_Staged(campaign_id, targets, batch.passwords, hashes, priors, keys))
         return staged
 
     def deliver(self, staged: list[_Staged], transports: dict[str, Transport]) -> None:
@@ -374,6 +392,16 @@ class _Shared:
         details = {"batch_id": target.campaign_id, "reason": "worker_stopped"}
         event = Event(self.uow.actor, "password.send", target.patient_id, None, outcome, details)
         record(session, event)
+
+
+@dataclass
+class _Hashed:
+    """One campaign's share of a claimed batch with its new passwords hashed, not yet stored."""
+
+    campaign_id: str
+    items: list[tuple[int, Target]]
+    passwords: dict[int, str] = field(repr=False)
+    hashes: dict[int, str] = field(repr=False)
 
 
 @dataclass

@@ -170,9 +170,13 @@ class _Run:
             for ch in transports
         }
         self.workers = options.workers or default_workers()
+        #: patients stored as pending per transaction, and hashes kept in flight: twice that, so the pool never
+        #: waits while this thread stores one batch (one transaction per patient cost a quarter of the rate)
+        self.batch = max(1, min(options.chunk_size, 8 * self.workers))
+        self.depth = 2 * self.batch
         self.hashing: deque[tuple[Job, Future[str]]] = deque()
         self.outstanding = 0  # jobs handed to the senders and not yet back
-        self.max_outstanding = max(16, 4 * self.workers)
+        self.max_outstanding = max(16, 4 * self.workers, 2 * self.batch)
         self.pending: list[tuple[int, Delivery]] = []
         self.last_flush = time.monotonic()
 
@@ -199,7 +203,7 @@ class _Run:
                 line, target = todo.popleft()
                 job = Job(line, target, generate_password(self.settings.length))
                 self.hashing.append((job, pool.submit(_hash, job.password, self.settings)))
-                while len(self.hashing) >= self.workers * 2:
+                while len(self.hashing) >= self.depth:
                     self._dispatch()
                 self._collect(block=False)
             while self.hashing and not self.stop.event.is_set():
@@ -293,12 +297,16 @@ class _Run:
         todo.clear()
 
     def _dispatch(self) -> None:
-        """Store the oldest hashed jobs (and any others ready) as pending in one transaction, then hand them to
-        the senders, waiting for room in the pipeline."""
+        """Store the oldest ``batch`` hashed jobs (waiting for them, and any others ready) as pending in one
+        transaction, then hand them to the senders, waiting for room in the pipeline."""
         from per_cli.passwords.delivery.records import prepare
 
         ready: list[Job] = []
-        while self.hashing and (not ready or self.hashing[0][1].done()) and len(ready) < self.options.chunk_size:
+        while (
+            self.hashing
+            and (len(ready) < self.batch or self.hashing[0][1].done())
+            and len(ready) < self.options.chunk_size
+        ):
             job, future = self.hashing.popleft()
             job.password_hash = future.result()
             ready.append(job)
