@@ -27,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 
 from per_cli.db.models import Caregiver, LoginThrottle, PatientCredential
 from per_cli.patients.register import lock_enrolled
@@ -210,6 +211,19 @@ def clear(session: Session, account: Account) -> None:
 def clear_patient(session: Session, patient_id: int) -> None:
     """A completed login, a changed or a newly sent password: forget the failures and any lock."""
     clear(session, patient_account(patient_id))
+
+
+def clear_patients(session: Session, patient_ids: Iterable[int]) -> None:
+    """:func:`clear_patient` for many patients in one statement. The caller has taken their patient rows
+    (``lock_enrolled``) and their credential rows, in patient order (``credentials.pending.end_access_many``)."""
+    wanted = sorted(set(patient_ids))
+    if wanted:
+        table = cast(Table, PatientCredential.__table__)
+        session.connection().execute(
+            table.update()
+            .where(table.c.patient_id.in_(wanted))
+            .values(failed_logins=0, locked_until=None, not_before=None)
+        )
 
 
 def clear_caregiver(session: Session, caregiver_id: int) -> None:

@@ -14,11 +14,13 @@ its way, telling anyone who tries that one was just sent.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
 from per_cli.db.models import OtpChallenge, PatientCredential
 
@@ -146,6 +148,80 @@ def store_pending(session: Session, patient_id: int, password_hash: str, campaig
     return prior
 
 
+def store_pending_many(
+    session: Session, items: Iterable[tuple[int, str]], campaign_id: str, now: datetime
+) -> dict[int, Prior]:
+    """:func:`store_pending` for many ``(patient_id, password_hash)`` in a constant number of statements.
+
+    The caller holds the patients (``lock_enrolled``). Rows are taken in patient order: first one multi-row
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` over every patient in id order gives those without a password
+    theirs (it waits, in that order, for a concurrent first send's uncommitted row); then one ``SELECT … ORDER BY
+    patient_id FOR UPDATE`` locks the others' rows and reads what they held, and one executemany ``UPDATE``
+    stores the pending hash. A row the ``INSERT`` found and the ``SELECT`` no longer does (a failed first send
+    took its password back in between) goes by :func:`store_pending`. Core, not the ORM: nothing is loaded into
+    the ``Session``.
+    """
+    hashes = dict(sorted(items))
+    if not hashes:
+        return {}
+    table = _credentials()
+    inserted = set(
+        session.connection()
+        .execute(
+            _dialect_insert(session, table).on_conflict_do_nothing().returning(table.c.patient_id),
+            [
+                {
+                    "patient_id": patient_id,
+                    "password_hash": password_hash,
+                    "must_change": True,
+                    "set_at": now,
+                    "failed_logins": 0,
+                    "pending_hash": password_hash,
+                    "pending_since": now,
+                    "pending_campaign": campaign_id,
+                }
+                for patient_id, password_hash in hashes.items()
+            ],
+        )
+        .scalars()
+    )
+    priors = dict.fromkeys(inserted, Prior(existed=False))
+    others = [patient_id for patient_id in hashes if patient_id not in inserted]
+    if not others:
+        return priors
+    held = session.connection().execute(
+        select(table.c.patient_id, table.c.pending_hash, table.c.pending_since, table.c.pending_campaign)
+        .where(table.c.patient_id.in_(others))
+        .order_by(table.c.patient_id)
+        .with_for_update()
+    )
+    for patient_id, pending_hash, pending_since, pending_campaign in held:
+        priors[patient_id] = Prior(True, pending_hash, pending_since, pending_campaign)
+    found = [patient_id for patient_id in others if patient_id in priors]
+    if found:
+        session.connection().execute(
+            table.update()
+            .where(table.c.patient_id == bindparam("b_patient"))
+            .values(pending_hash=bindparam("b_hash"), pending_since=now, pending_campaign=campaign_id),
+            [{"b_patient": patient_id, "b_hash": hashes[patient_id]} for patient_id in found],
+        )
+    for patient_id in others:
+        if patient_id not in priors:
+            priors[patient_id] = store_pending(session, patient_id, hashes[patient_id], campaign_id, now)
+    return dict(sorted(priors.items()))
+
+
+def _credentials() -> Table:
+    return cast(Table, PatientCredential.__table__)
+
+
+def _dialect_insert(session: Session, table: Table) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def put_back(session: Session, patient_id: int, password_hash: str, prior: Prior) -> None:
     """No message carried ``password_hash``: forget it, unless a newer send replaced it meanwhile."""
     ours = (PatientCredential.patient_id == patient_id, PatientCredential.pending_hash == password_hash)
@@ -161,6 +237,39 @@ def put_back(session: Session, patient_id: int, password_hash: str, prior: Prior
             pending_campaign=prior.pending_campaign,
         )
     )
+
+
+def put_back_many(session: Session, items: Iterable[tuple[int, str, Prior]]) -> None:
+    """:func:`put_back` for many ``(patient_id, password_hash, prior)``: one executemany ``DELETE`` (first
+    passwords) and one executemany ``UPDATE`` (the rest), in patient order. The caller has locked the rows."""
+    table = _credentials()
+    ordered = sorted(items, key=lambda item: item[0])
+    first = [{"b_patient": pid, "b_hash": hashed} for pid, hashed, prior in ordered if not prior.existed]
+    rest = [
+        {
+            "b_patient": pid,
+            "b_hash": hashed,
+            "b_pending_hash": prior.pending_hash,
+            "b_pending_since": prior.pending_since,
+            "b_pending_campaign": prior.pending_campaign,
+        }
+        for pid, hashed, prior in ordered
+        if prior.existed
+    ]
+    ours = (table.c.patient_id == bindparam("b_patient"), table.c.pending_hash == bindparam("b_hash"))
+    if first:
+        session.connection().execute(table.delete().where(*ours, table.c.password_hash == bindparam("b_hash")), first)
+    if rest:
+        session.connection().execute(
+            table.update()
+            .where(*ours)
+            .values(
+                pending_hash=bindparam("b_pending_hash"),
+                pending_since=bindparam("b_pending_since"),
+                pending_campaign=bindparam("b_pending_campaign"),
+            ),
+            rest,
+        )
 
 
 def end_access(session: Session, patient_id: int, now: datetime) -> dict[str, int]:
@@ -183,3 +292,32 @@ def end_access(session: Session, patient_id: int, now: datetime) -> dict[str, in
     ).rowcount  # type: ignore[attr-defined]
     clear_patient(session, patient_id)
     return {"sessions_ended": sessions, "challenges_ended": int(codes)}
+
+
+def end_access_many(session: Session, patient_ids: Iterable[int], now: datetime) -> dict[int, dict[str, int]]:
+    """:func:`end_access` for many patients in a constant number of statements; the counts per patient.
+
+    The caller holds the patients (``lock_enrolled``) and their credential rows, taken in patient order; the
+    sessions and codes are locked in patient order too (``credentials.sessions.revoke_sessions_of``).
+    """
+    from per_cli.credentials.lockout import clear_patients
+    from per_cli.credentials.sessions import revoke_sessions_of
+
+    wanted = sorted(set(patient_ids))
+    if not wanted:
+        return {}
+    sessions = revoke_sessions_of(session, wanted, now=now)
+    table = cast(Table, OtpChallenge.__table__)
+    unused = (
+        select(table.c.id)
+        .where(table.c.patient_id.in_(wanted), table.c.consumed_at.is_(None), table.c.superseded_at.is_(None))
+        .order_by(table.c.patient_id, table.c.id)
+        .with_for_update()
+    )
+    codes = Counter(
+        session.connection()
+        .execute(table.update().where(table.c.id.in_(unused)).values(superseded_at=now).returning(table.c.patient_id))
+        .scalars()
+    )
+    clear_patients(session, wanted)
+    return {pid: {"sessions_ended": sessions.get(pid, 0), "challenges_ended": codes.get(pid, 0)} for pid in wanted}
