@@ -8,11 +8,9 @@ send, record (``records.finish``). A failed send is queued again with a doubling
 ``max_attempts``. SMS wait out the quiet hours; every message first takes its slot from the channel's rate
 limit, shared through the database (``limits.SharedBucket``).
 
-A worker killed mid-way leaves leases that run out. A patient still ``claimed`` had nothing sent: queued again.
-A patient ``sending`` may have had a message leave: each of its pending messages is looked up with the
-transport (``Transport.find_sent``, by the delivery row's id as the message key); found means ``sent``, surely
-absent means it never left (queued again), and a transport that cannot tell leaves it ``unknown``. With the
-file transport (which can tell) every patient is reached exactly once, however often workers are killed.
+A worker killed mid-way leaves leases that run out; :mod:`per_cli.campaigns.recovery` settles them. With the
+file transport (which can tell what left) every patient is reached exactly once, however often workers are
+killed.
 
 Why not procrastinate: the queue's rows are the campaign's own (``campaign_target``), which staff read with
 ``campaign show`` and which resume, ``unknown`` and re-planning from the current profile are defined on. A job
@@ -27,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
@@ -333,65 +331,14 @@ class _Shared:
     # -- after a worker died --
 
     def recover(self, transports: dict[str, Transport]) -> None:
-        """Leases that ran out: ``claimed`` goes back to the queue; ``sending`` is looked up with the transport."""
-        now = utcnow()
-        expired = (CampaignTarget.lease_until.is_not(None), CampaignTarget.lease_until < now)
-        with self.uow.transaction() as session:
-            back = session.execute(
-                update(CampaignTarget)
-                .where(CampaignTarget.status == "claimed", *expired)
-                .values(status="queued", lease_until=None, updated_at=now)
-            ).rowcount  # type: ignore[attr-defined]
-            stuck = session.execute(
-                select(CampaignTarget)
-                .where(CampaignTarget.status == "sending", *expired)
-                .with_for_update(skip_locked=True)
-            ).scalars().all()  # fmt: skip
-            for target in stuck:
-                self._settle(session, target, transports, now)
+        """Leases that ran out: see :mod:`per_cli.campaigns.recovery`."""
+        from per_cli.campaigns.recovery import recover
+
+        back, stuck = recover(self.uow, lambda channel: transports.get(channel) or self._open(channel, transports))
         if back or stuck:
             with self.lock:
-                self.summary.recovered["claimed"] += int(back)
-                self.summary.recovered["sending"] += len(stuck)
-
-    def _settle(
-        self, session: Session, target: CampaignTarget, transports: dict[str, Transport], now: datetime
-    ) -> None:
-        from per_cli.audit.events import Event, record
-
-        rows = session.execute(
-            select(PasswordDelivery).where(
-                PasswordDelivery.batch_id == target.campaign_id,
-                PasswordDelivery.patient_id == target.patient_id,
-                PasswordDelivery.status == "pending",
-            )
-        ).scalars().all()  # fmt: skip
-        found: list[bool | None] = []
-        for row in rows:
-            transport = transports.get(row.channel) or self._open(row.channel, transports)
-            answer = transport.find_sent(f"d{row.id}")
-            found.append(answer)
-            if answer is True:
-                row.status, row.sent_at = "sent", now
-            elif answer is False:
-                row.status, row.error = "failed", "never left: the worker stopped before sending it"
-            else:
-                row.status, row.error = (
-                    "unknown",
-                    "the worker stopped before recording the outcome; it may have been delivered",
-                )
-            row.updated_at = now
-        if found and all(f is False for f in found):
-            target.status, target.error = "queued", None  # nothing left: send again (a new password)
-        elif found and all(f is True for f in found):
-            target.status, target.error = "sent", None
-        else:
-            target.status = "partial" if any(f is True for f in found) else "unknown"
-        target.lease_until, target.updated_at = None, now
-        outcome = {"sent": "ok", "queued": "requeued"}.get(target.status, target.status)
-        details = {"batch_id": target.campaign_id, "reason": "worker_stopped"}
-        event = Event(self.uow.actor, "password.send", target.patient_id, None, outcome, details)
-        record(session, event)
+                self.summary.recovered["claimed"] += back
+                self.summary.recovered["sending"] += stuck
 
 
 @dataclass
