@@ -128,13 +128,13 @@ def test_empty_listings_print_their_header(per: RunPer, per_proc: RunPer, tmp_pa
     assert per("unit", "add", "NEURO-SU", "--name", "Neurologi").exit_code == 0
     assert per(*enrol_args(TOLVAN)).exit_code == 0
     campaign = _campaign(per, tmp_path)
-    for args, csv, table, rule in LISTINGS:
+    for n, (args, csv, table, rule) in enumerate(LISTINGS):
         args = [campaign if a == "CAMPAIGN" else a for a in args]
-        as_csv = per_proc(*args, "--format", "csv")
+        run = per_proc if n < 2 else per  # the installed program for two listings; the same program in-process
+        as_csv = run(*args, "--format", "csv")
         assert (as_csv.exit_code, as_csv.stdout) == (0, csv + "\n"), (args, as_csv.stderr)
-        as_table = per_proc(*args, "--format", "table")
+        as_table = run(*args, "--format", "table")
         assert (as_table.exit_code, as_table.stdout) == (0, f"{table}\n{rule}\n"), (args, as_table.stderr)
-        # the other formats in-process (the same program, faster)
         assert per(*args, "--format", "tsv").stdout == csv.replace(",", "\t") + "\n", args
         assert per(*args, "--format", "json").stdout == "[]\n", args
         assert per(*args, "--format", "jsonl").stdout == "", args
