@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from per_cli.db.models import OtpChallenge, PatientCredential
 
@@ -222,26 +222,10 @@ def _dialect_insert(session: Session, table: Table) -> Any:
     return dialect.insert(table)
 
 
-def put_back(session: Session, patient_id: int, password_hash: str, prior: Prior) -> None:
-    """No message carried ``password_hash``: forget it, unless a newer send replaced it meanwhile."""
-    ours = (PatientCredential.patient_id == patient_id, PatientCredential.pending_hash == password_hash)
-    if not prior.existed:
-        session.execute(delete(PatientCredential).where(*ours, PatientCredential.password_hash == password_hash))
-        return
-    session.execute(
-        update(PatientCredential)
-        .where(*ours)
-        .values(
-            pending_hash=prior.pending_hash,
-            pending_since=prior.pending_since,
-            pending_campaign=prior.pending_campaign,
-        )
-    )
-
-
 def put_back_many(session: Session, items: Iterable[tuple[int, str, Prior]]) -> None:
-    """:func:`put_back` for many ``(patient_id, password_hash, prior)``: one executemany ``DELETE`` (first
-    passwords) and one executemany ``UPDATE`` (the rest), in patient order. The caller has locked the rows."""
+    """No message carried these ``(patient_id, password_hash, prior)``: forget each, unless a newer send replaced
+    it meanwhile; one executemany ``DELETE`` (first passwords) and one executemany ``UPDATE`` (the rest), in
+    patient order. The caller has locked the rows."""
     table = _credentials()
     ordered = sorted(items, key=lambda item: item[0])
     first = [{"b_patient": pid, "b_hash": hashed} for pid, hashed, prior in ordered if not prior.existed]
@@ -272,30 +256,9 @@ def put_back_many(session: Session, items: Iterable[tuple[int, str, Prior]]) -> 
         )
 
 
-def end_access(session: Session, patient_id: int, now: datetime) -> dict[str, int]:
-    """A password sent by staff: the patient's open sessions and unused codes end and any lock is cleared.
-
-    Returns the counts for the audit event.
-    """
-    from per_cli.credentials.lockout import clear_patient
-    from per_cli.credentials.sessions import revoke_patient_sessions
-
-    sessions = revoke_patient_sessions(session, patient_id, now=now)
-    codes = session.execute(
-        update(OtpChallenge)
-        .where(
-            OtpChallenge.patient_id == patient_id,
-            OtpChallenge.consumed_at.is_(None),
-            OtpChallenge.superseded_at.is_(None),
-        )
-        .values(superseded_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    clear_patient(session, patient_id)
-    return {"sessions_ended": sessions, "challenges_ended": int(codes)}
-
-
 def end_access_many(session: Session, patient_ids: Iterable[int], now: datetime) -> dict[int, dict[str, int]]:
-    """:func:`end_access` for many patients in a constant number of statements; the counts per patient.
+    """A password sent by staff: the patients' open sessions and unused codes end and any lock is cleared,
+    in a constant number of statements; the counts per patient for the audit events.
 
     The caller holds the patients (``lock_enrolled``) and their credential rows, taken in patient order; the
     sessions and codes are locked in patient order too (``credentials.sessions.revoke_sessions_of``).
