@@ -1,8 +1,9 @@
 """``per staff``: add, list, grant and revoke units, disable and enable staff logins (PostgreSQL only).
 
 A staff member is a login role that is a member of exactly one group role (``per_registry`` …). Every change
-runs in one transaction under an advisory lock (role DDL is transactional in PostgreSQL), so a check such as
-"not the last admin" and the change it allows are atomic, and writes its audit event in that transaction.
+runs in one transaction under a lock only an admin can take (role DDL is transactional in PostgreSQL), so a
+check such as "not the last admin" and the change it allows are atomic, and writes its audit event in that
+transaction.
 Names are always quoted as identifiers (psycopg ``sql.Identifier``), never formatted into SQL; a password
 travels only as the SCRAM-SHA-256 verifier libpq computes on this machine, so the plain text never reaches the
 server or its logs.
@@ -23,7 +24,8 @@ from per_cli.staff.names import validate_login, validate_password, validate_role
 if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
-_LOCK = 4242013
+#: how long a staff change waits for another to finish before it gives up with one line
+_LOCK_WAIT = "10s"
 #: the roles whose patients are those of their units; the others see every unit (or none: service)
 UNIT_ROLES = ("registry", "support")
 
@@ -41,7 +43,7 @@ class _Staff:
         self.groups = group_roles(role_prefix(uow.config.get_str("database", "role_prefix")))
         if manage:
             self._may_manage()
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+            _lock_staff_changes(session)
 
     def _may_manage(self) -> None:
         allowed = self.session.execute(
@@ -279,3 +281,16 @@ def _other_admins(session: Session, group: str, name: str) -> int:
         "JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = :g AND u.rolcanlogin AND u.rolname <> :n"
     )
     return int(session.execute(query, {"g": group, "n": name}).scalar_one())
+
+
+def _lock_staff_changes(session: Session) -> None:
+    """One staff change at a time, until the transaction ends (so "not the last admin" holds when it commits).
+
+    ``staff_unit`` in SHARE ROW EXCLUSIVE mode, not an advisory lock: only a login that may change that table (an
+    admin, the schema owner) can take it, so no other login can stall staff changes, and readers of the table
+    (every policy's ``per_my_units()``) do not wait. The wait gives up after ``_LOCK_WAIT``."""
+    conn = session.connection()
+    old = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": _LOCK_WAIT})
+    conn.execute(text("LOCK TABLE staff_unit IN SHARE ROW EXCLUSIVE MODE"))
+    conn.execute(text("SELECT set_config('lock_timeout', :old, true)"), {"old": old})

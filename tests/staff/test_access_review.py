@@ -270,3 +270,15 @@ def test_a_held_enrolment_lock_fails_an_enrolment_in_one_line_and_enrols_nobody(
     holder.execute("SELECT pg_advisory_unlock(%s)", (4242018,))
     done = per_proc("--database", url, *enrol_args(NOBODY, unit="NEURO-A"), timeout=60)
     assert done.exit_code == 0, done.stderr
+
+
+def test_only_an_admin_can_hold_the_lock_that_serialises_staff_changes(crew: Crew) -> None:
+    """Staff changes lock ``staff_unit`` (not an advisory lock any login may take), so no other login can stall
+    them; an admin's change takes it and goes through."""
+    for role in ("service", "registry", "support", "auditor"):
+        conn = crew.staff.connect(crew.names[role])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("LOCK TABLE staff_unit IN SHARE ROW EXCLUSIVE MODE")
+    admin = crew.per("--database", crew.staff.url(crew.names["admin"]), "staff", "grant", crew.names["registry"],
+                     "--unit", "NEURO-B")  # fmt: skip
+    assert admin.exit_code == 0, admin.stderr
