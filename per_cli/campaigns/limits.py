@@ -1,9 +1,11 @@
 """Sending limits: a per-transport rate shared by every machine, and quiet hours for SMS.
 
-``[transports] sms_per_second`` / ``email_per_second``: a token bucket per channel. On PostgreSQL its state is one
-row (``transport_rate``) that each send takes a token from in a single ``UPDATE … WHERE tokens >= 1`` statement,
-so workers on any number of machines share one rate; the sending process (SQLite) keeps the bucket in memory.
-The bucket holds at most one token: in no interval of length t do more than 1 + rate·t messages leave.
+``[transports] sms_per_second`` / ``email_per_second``: a ceiling per channel. Each message takes the next free
+slot, one interval after the previous one; on PostgreSQL the next free slot is one row (``transport_rate``) that
+each send reserves in one statement, so workers on any number of machines share one rate; the sending process
+(SQLite) keeps it in memory. Slots are never saved up: in no interval of length t do more than 1 + rate·t
+messages leave. The pace is ``PACE`` (99 %) of the setting, so that the jitter of sleeping and of the network
+never puts the provider's count above its limit (a late first message otherwise makes the rest look fast).
 
 ``[messages] quiet_hours = "21:00-08:00"``: Swedish time (Europe/Stockholm, summer time included). No SMS is
 sent then; queued SMS wait until the end of the quiet hours.
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from per_cli.unit_of_work import UnitOfWork
 
 SWEDISH = "Europe/Stockholm"
+#: the share of a configured rate that is used: the rest is headroom for timing jitter
+PACE = 0.99
 _HOURS = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 
 
@@ -93,7 +97,7 @@ class LocalBucket:
     """The in-process limiter: each message gets the next free slot, 1/rate seconds after the previous one."""
 
     def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
+        self.interval = 1.0 / (rate * PACE)
         self.next_at = 0.0
         self.lock = threading.Lock()
 
@@ -112,7 +116,7 @@ class SharedBucket:
     by the server's clock. A worker killed after reserving leaves its slot unused: the rate dips, never rises."""
 
     def __init__(self, uow: UnitOfWork, channel: str, rate: float) -> None:
-        self.uow, self.channel, self.interval = uow, channel, 1.0 / rate
+        self.uow, self.channel, self.interval = uow, channel, 1.0 / (rate * PACE)
 
     def take(self) -> None:
         from sqlalchemy import text

@@ -50,7 +50,7 @@ SOURCE = "queue"
 class WorkOptions:
     concurrency: int | None = None  # threads; None: one per core
     drain: bool = False  # exit when nothing is left to do
-    batch: int = 16  # patients claimed at a time per thread
+    batch: int = 32  # patients claimed at a time per thread
     lease_seconds: float = 60.0
     max_attempts: int = 3
     backoff_seconds: float = 30.0
@@ -205,6 +205,12 @@ class _Shared:
                 .limit(self.options.batch)
                 .with_for_update(skip_locked=True, of=CampaignTarget)
             ).scalars().all()  # fmt: skip
+            # the patients and their units in two queries, not one each: session.get then finds them in the
+            # identity map, which holds them only while they are referenced (hence ``held``)
+            ids = [r.patient_id for r in rows]
+            held: list[object] = list(session.execute(select(Patient).where(Patient.id.in_(ids))).scalars())
+            units = {p.unit_id for p in held if isinstance(p, Patient)}
+            held += session.execute(select(CareUnit).where(CareUnit.id.in_(units))).scalars().all()
             for row in rows:
                 campaign = session.get(Campaign, row.campaign_id)
                 patient = session.get(Patient, row.patient_id)
