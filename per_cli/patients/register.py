@@ -252,9 +252,24 @@ def list_patients(
     session: Session, *, unit: CareUnit | None, search: str | None, limit: int
 ) -> list[tuple[Patient, str]]:
     """The first ``limit`` matching patients in Swedish order of last name, first name (``patients.search``)."""
+    sqlite = _is_sqlite(session)
+    conditions = _matching(unit, search, sqlite=sqlite)
     query = select(Patient, CareUnit.code).join(CareUnit, CareUnit.id == Patient.unit_id)
-    query = query.where(*_matching(unit, search, sqlite=_is_sqlite(session)))
-    query = query.order_by(Patient.sort_key, Patient.personnummer).limit(limit)
+    if search and not sqlite:
+        # PostgreSQL: the matches by the trigram index first, then the page of them in order. Left to itself the
+        # planner walks ix_patient_sort_key in order and filters, expecting the page early, but a common surname
+        # sits far along that order ("lindqvist" took 2.5 s at 1 M patients instead of 0.9 at 100 000).
+        matches = (
+            select(Patient.id, Patient.sort_key, Patient.personnummer)
+            .where(*conditions)
+            .cte("matches")
+            .prefix_with("MATERIALIZED")
+        )
+        page = select(matches.c.id).order_by(matches.c.sort_key, matches.c.personnummer).limit(limit).subquery()
+        query = query.join(page, page.c.id == Patient.id)
+    else:
+        query = query.where(*conditions).limit(limit)
+    query = query.order_by(Patient.sort_key, Patient.personnummer)
     return [(p, code) for p, code in session.execute(query).tuples()]
 
 
