@@ -124,21 +124,10 @@ def store_pending(session: Session, patient_id: int, password_hash: str, campaig
     password too (nothing else would log in anyway). Returns what to put back if no message leaves."""
     credential = session.get(PatientCredential, patient_id, with_for_update=True)
     if credential is None:  # an insert that a concurrent first send may beat: then update theirs
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        values = {
-            "patient_id": patient_id,
-            "password_hash": password_hash,
-            "must_change": True,
-            "set_at": now,
-            "failed_logins": 0,
-            "pending_hash": password_hash,
-            "pending_since": now,
-            "pending_campaign": campaign_id,
-        }
-        insert = dialect.insert(PatientCredential).values(values).on_conflict_do_nothing()
-        if session.execute(insert.returning(PatientCredential.patient_id)).first() is not None:
+        table = _credentials()
+        values = _first_password(patient_id, password_hash, campaign_id, now)
+        insert = _dialect_insert(session, table).values(values).on_conflict_do_nothing()
+        if session.execute(insert.returning(table.c.patient_id)).first() is not None:
             return Prior(existed=False)
         credential = session.get(PatientCredential, patient_id, with_for_update=True, populate_existing=True)
         assert credential is not None
@@ -170,16 +159,7 @@ def store_pending_many(
         .execute(
             _dialect_insert(session, table).on_conflict_do_nothing().returning(table.c.patient_id),
             [
-                {
-                    "patient_id": patient_id,
-                    "password_hash": password_hash,
-                    "must_change": True,
-                    "set_at": now,
-                    "failed_logins": 0,
-                    "pending_hash": password_hash,
-                    "pending_since": now,
-                    "pending_campaign": campaign_id,
-                }
+                _first_password(patient_id, password_hash, campaign_id, now)
                 for patient_id, password_hash in hashes.items()
             ],
         )
@@ -209,6 +189,20 @@ def store_pending_many(
         if patient_id not in priors:
             priors[patient_id] = store_pending(session, patient_id, hashes[patient_id], campaign_id, now)
     return dict(sorted(priors.items()))
+
+
+def _first_password(patient_id: int, password_hash: str, campaign_id: str, now: datetime) -> dict[str, Any]:
+    """A credential row for a patient without a password: the sent one is the password and the pending one."""
+    return {
+        "patient_id": patient_id,
+        "password_hash": password_hash,
+        "must_change": True,
+        "set_at": now,
+        "failed_logins": 0,
+        "pending_hash": password_hash,
+        "pending_since": now,
+        "pending_campaign": campaign_id,
+    }
 
 
 def _credentials() -> Table:
