@@ -137,9 +137,10 @@ class PasswordDelivery(Base):
     """
 
     __tablename__ = "password_delivery"
+    __table_args__ = (Index("ix_password_delivery_batch_patient", "batch_id", "patient_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
-    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    batch_id: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(320))
     status: Mapped[str] = mapped_column(String(20))
@@ -189,7 +190,11 @@ class CampaignTarget(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_campaign_target_campaign_status", "campaign_id", "status"),)
+    __table_args__ = (
+        Index("ix_campaign_target_campaign_status", "campaign_id", "status"),
+        Index("ix_campaign_target_queue", "status", "campaign_id", "line"),  # the next queued, in order
+        Index("ix_campaign_target_lease", "status", "lease_until"),  # expired leases
+    )
 
 
 class Caregiver(Base):
