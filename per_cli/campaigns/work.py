@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from per_cli.db.models import Campaign, CampaignTarget, CareUnit, PasswordDelivery, Patient, utcnow
 from per_cli.errors import InvalidInput
@@ -147,18 +147,23 @@ class _Shared:
         sending = ThreadPoolExecutor(1, thread_name_prefix="per-work-send")
         hashing: Future[list[_Hashed]] | None = None
         inflight: Future[None] | None = None
+        unstored: list[list[tuple[Campaign, int, Target]]] = []  # claimed, not yet stored: given back on a stop
         try:
             while not self.stop.is_set():
                 self.recover(lookups)
                 claimed = self.claim()
-                if hashing is not None:
-                    staged = self.store(hashing.result())
-                    hashing = None
+                if claimed:
+                    unstored.append(claimed)
+                hashed = hashing.result() if hashing is not None else None
+                # the next batch is hashed while this thread stores the last one: the hashing thread never idles
+                hashing = hashing_pool.submit(self.hash, claimed) if claimed else None
+                if hashed is not None:
+                    staged = self.store(hashed)
+                    unstored.pop(0)
                     if inflight is not None:
                         inflight.result()
                     inflight = sending.submit(self.deliver, staged, transports)
                 if claimed:
-                    hashing = hashing_pool.submit(self.hash, claimed)
                     continue
                 if inflight is not None:  # the last batch first: it may have queued failures again
                     finished: Future[None] = inflight
@@ -168,8 +173,6 @@ class _Shared:
                 if self.options.drain and not self.anything_left():
                     return
                 self.stop.wait(self.options.poll_seconds)
-            if hashing is not None:  # stopped: claimed and hashed, never stored; the lease gives them back
-                hashing.result()
             if inflight is not None:
                 inflight.result()
         except BaseException as exc:  # one line for the user; the other threads stop
@@ -177,7 +180,8 @@ class _Shared:
                 self.errors.append(exc)
             self.stop.set()
         finally:
-            hashing_pool.shutdown(wait=True)
+            hashing_pool.shutdown(wait=True, cancel_futures=True)
+            self.release([item for batch in unstored for item in batch])
             sending.shutdown(wait=True)
             close_all(transports)  # type: ignore[arg-type]
             close_all(lookups)  # type: ignore[arg-type]
@@ -235,6 +239,28 @@ class _Shared:
                 out.append((campaign, row.line, target))
         return out
 
+    def release(self, claimed: list[tuple[Campaign, int, Target]]) -> None:
+        """Give back what this worker claimed and never stored (it stops): the queue has them again at once,
+        not when the lease runs out. Nothing of theirs was stored or sent. If the database is what failed, the
+        lease still gives them back."""
+        from sqlalchemy import tuple_, update
+
+        if not claimed:
+            return
+        keys = [(campaign.id, target.patient_id) for campaign, _, target in claimed]
+        try:
+            with self.uow.transaction() as session:
+                session.execute(
+                    update(CampaignTarget)
+                    .where(
+                        tuple_(CampaignTarget.campaign_id, CampaignTarget.patient_id).in_(keys),
+                        CampaignTarget.status == "claimed",
+                    )
+                    .values(status="queued", lease_until=None, updated_at=utcnow())
+                )
+        except Exception as exc:  # the lease is the fallback
+            log.warning("claimed patients not given back (%s); their lease returns them", type(exc).__name__)
+
     def anything_left(self) -> bool:
         with self.uow.transaction() as session:
             left = session.execute(
@@ -272,12 +298,7 @@ class _Shared:
             lease = utcnow() + timedelta(seconds=self.options.lease_seconds)
             with self.uow.transaction() as session:
                 priors = prepare(session, [(t, hashes[t.patient_id]) for _, t in items], campaign_id=campaign_id,
-                                 lines={t.patient_id: line for line, t in items})  # fmt: skip
-                session.execute(
-                    update(CampaignTarget)
-                    .where(CampaignTarget.campaign_id == campaign_id, CampaignTarget.patient_id.in_(list(priors)))
-                    .values(lease_until=lease)
-                )
+                                 lines={t.patient_id: line for line, t in items}, lease_until=lease)  # fmt: skip
                 keys = _keys(session, campaign_id, list(priors))
             targets = [t for _, t in items if t.patient_id in priors]
             staged.append(_Staged(campaign_id, targets, batch.passwords, hashes, priors, keys))

@@ -87,6 +87,32 @@ def test_three_workers_killed_at_random_and_new_ones_reach_everyone_exactly_once
     print(f"taken up after a kill: {len(recovered)}; sent by the last worker: {finals[0].stderr.strip()}")
 
 
+def test_a_worker_stopped_with_ctrl_c_gives_back_what_it_claimed_and_did_not_store(
+    desk: World, tmp_path: Path, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the queue is shared through PostgreSQL; on SQLite the sending process sends")
+    listing, mobiles = _enrol(desk, tmp_path)  # default Argon2id: a batch of 32 takes about a second to hash
+    assert desk.send("--file", str(listing), "--sms", "--enqueue").exit_code == 0
+    env = {**os.environ, **desk.env}
+    worker = subprocess.Popen([PER, "campaign", "work", "--concurrency", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(desk.outbox.glob("*.json")) and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.01)  # the first batch is out, the next one is being hashed
+    worker.send_signal(signal.SIGINT)
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 130 and len(err.splitlines()) == 1, err
+    states = dict(desk.sql("SELECT status, count(*) FROM campaign_target GROUP BY status"))
+    assert "claimed" not in states and states.get("queued", 0) > 0, states  # at once, not after the lease
+    done = subprocess.run([PER, "campaign", "work", "--drain", "--format", "json"], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["recovered"] == {}  # nothing was left for the lease recovery
+    received = Counter(m["to"] for m in desk.messages())
+    assert set(received) == set(mobiles) and set(received.values()) == {1}, received.most_common(3)
+
+
 def test_bad_limits_and_queue_on_sqlite_are_one_line_and_send_nothing(
     desk: World, tmp_path: Path, backend: str
 ) -> None:

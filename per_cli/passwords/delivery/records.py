@@ -40,11 +40,12 @@ def prepare(
     campaign_id: str,
     lines: Mapping[int, int] | None = None,
     now: datetime | None = None,
+    lease_until: datetime | None = None,
 ) -> dict[int, Prior]:
     """Store each ``(target, hash)`` as pending with its delivery rows, in the caller's transaction.
 
     Returns the prior credential state per patient prepared; a patient erased meanwhile is left out (send
-    nothing to them).
+    nothing to them). ``lease_until``: a queue worker's lease on the patients it is sending to.
     """
     from per_cli.campaigns.store import upsert_targets
     from per_cli.credentials.pending import store_pending_many
@@ -81,6 +82,7 @@ def prepare(
                     "attempts": 1,
                     "updated_at": now,
                     "error": None,
+                    **({"lease_until": lease_until} if lease_until else {}),
                 }
                 for t, _ in ordered
             ],
