@@ -1,7 +1,7 @@
-"""Password campaigns: a 10 000-patient campaign through the file transport with one hashing
-worker and with two, each beside the Argon2id limit of that many cores measured in the same run (workers ÷ time
-of one hash, measured right before and right after that campaign; target ≥ 0.8); and the SMS rate limit against a 46elks-format HTTP stand-in at 50 messages/s: the
-rate the stand-in saw must be within 5 % of 50 and never above it.
+"""Password campaigns: a 10 000-patient campaign through the file transport with one hashing worker and with two,
+each beside the Argon2id limit of that many cores measured in the same run (workers ÷ time of one hash, measured
+right before and right after that campaign; target ≥ 0.8); and the SMS rate limit against a 46elks-format HTTP
+stand-in at 50 messages/s: the rate the stand-in saw must be within 5 % of 50 and never above it.
 
 On SQLite the sending process sends (``password send --file … --workers N``); with ``PER_TEST_POSTGRES_URL`` the
 same campaign is also queued (``--enqueue``) and sent by one and by two ``campaign work --concurrency 1``
