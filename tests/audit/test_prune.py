@@ -16,8 +16,6 @@ from per_cli.errors import InvalidInput
 from tests.helpers.audit import as_holder, count, frozen_clock, ids, remove, row, set_columns, shows, write
 from tests.helpers.per import RunPer
 
-TODAY = date.today()
-
 
 @pytest.mark.parametrize(
     ("today", "latest"),

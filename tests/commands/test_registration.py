@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,12 +154,12 @@ def test_new_refuses_unknown_scales_and_patients_and_writes_nothing(per: RunPer,
     assert events(per) == []
 
 
-def test_new_for_an_excluded_patient_is_refused(per: RunPer, tolvan: str, db: sa.Engine) -> None:
+def test_new_for_an_excluded_patient_is_refused(today: str, per: RunPer, tolvan: str, db: sa.Engine) -> None:
     assert per("patient", "exclude", TOLVAN).exit_code == 0
     result = per("registration", "new", TOLVAN, "--scales", "HADS")
     assert (result.exit_code, result.stderr) == (
         1,
-        f"Error: personnummer: the patient was excluded on {date.today()}; registrations are refused\n",
+        f"Error: personnummer: the patient was excluded on {today}; registrations are refused\n",
     )
     assert count(db, "registration") == 0
 

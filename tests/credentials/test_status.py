@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.helpers.per import TOLVAN, RunPer
@@ -109,8 +109,7 @@ def test_open_sessions_count_only_usable_ones(world: World) -> None:
     assert _show(world)["open_sessions"] == 0  # idle longer than [sessions] idle_minutes
 
 
-def test_include_undoes_an_exclusion(per: RunPer, tolvan: str) -> None:
-    today = date.today().isoformat()
+def test_include_undoes_an_exclusion(today: str, per: RunPer, tolvan: str) -> None:
     assert per("patient", "exclude", tolvan, "--reason", "Avböjer").exit_code == 0
     result = per("patient", "include", "1212121212", "--format", "json")
     assert result.exit_code == 0, result.stderr

@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import subprocess
-from datetime import date
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests.helpers.per import PER, SAMORDNING, TOLVAN, RunPer
 from tests.helpers.world import World
 from tests.rights.conftest import Full, rows_of
 
-TODAY = date.today().isoformat()
 DELETED = {
     "patient": 1,
     "patient_credential": 1,
@@ -56,7 +54,7 @@ def test_every_table_with_patient_data_is_erased_or_kept_on_purpose() -> None:
 
 
 def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_the_log(
-    full: Full, per_proc: RunPer, actor: str
+    today: str, full: Full, per_proc: RunPer, actor: str
 ) -> None:
     world = full.world
     before, bystander = rows_of(world, full.tolvan_id), rows_of(world, full.bystander_id)
@@ -76,7 +74,7 @@ def test_erase_deletes_everything_about_the_patient_and_keeps_the_tombstone_and_
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
         "personnummer": "19121212-1212",
-        "erased_on": TODAY,
+        "erased_on": today,
         "reason": "request",
         "note": "Ärende 2026-117",
         "deleted": DELETED,
@@ -133,13 +131,13 @@ def _on_a_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[int, s
     return proc.returncode, out, err
 
 
-def test_on_a_terminal_it_shows_what_goes_and_asks_first(full: Full, env: dict[str, str]) -> None:
+def test_on_a_terminal_it_shows_what_goes_and_asks_first(today: str, full: Full, env: dict[str, str]) -> None:
     world = full.world
     before = _snapshot(world)
     code, out, err = _on_a_terminal(env, "n", "patient", "erase", TOLVAN, "--reason", "objection")
     preview = (
         "This erases, for good:\n"
-        f"19121212-1212 Tolvan Tolvansson, NEURO-SU, registered {TODAY}\n"
+        f"19121212-1212 Tolvan Tolvansson, NEURO-SU, registered {today}\n"
         "  profile and contact details: 1\n"
         "  password and login state: 1\n"
         "  password deliveries: 2\n"
@@ -193,13 +191,13 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert _snapshot(full.world) == before
 
 
-def test_an_erased_patient_cannot_be_erased_again(world: World, per_proc: RunPer) -> None:
+def test_an_erased_patient_cannot_be_erased_again(today: str, world: World, per_proc: RunPer) -> None:
     assert per_proc("patient", "erase", TOLVAN, "--reason", "objection", "--yes").exit_code == 0
     before = _snapshot(world)
     again = per_proc("patient", "erase", "121212-1212", "--reason", "objection", "--yes")
     assert (again.exit_code, again.stdout) == (1, "")
     assert again.stderr == (
-        f"Error: personnummer: no patient with this personnummer is enrolled (erased on {TODAY}; "
+        f"Error: personnummer: no patient with this personnummer is enrolled (erased on {today}; "
         "see `per patient objections`)\n"
     )
     assert _snapshot(world) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import date
 
 from tests.helpers.per import TOLVAN, RunPer
 from tests.helpers.world import CAREGIVER, EMAIL, MOBILE, World
@@ -98,7 +97,9 @@ def test_csv_is_one_long_table(full: Full, per_proc: RunPer) -> None:
     assert [r["section"] for r in jsonl[:3]] == ["profile", "registrations", "registrations"]
 
 
-def test_the_workbook_is_private_has_a_sheet_per_section_and_never_a_formula(full: Full, per_proc: RunPer) -> None:
+def test_the_workbook_is_private_has_a_sheet_per_section_and_never_a_formula(
+    today: str, full: Full, per_proc: RunPer
+) -> None:
     from openpyxl import load_workbook  # type: ignore[import-untyped]
 
     world = full.world
@@ -126,20 +127,20 @@ def test_the_workbook_is_private_has_a_sheet_per_section_and_never_a_formula(ful
     comment = profile.cell(row=2, column=headings.index("Kommentar") + 1)
     assert (comment.value, comment.data_type) == ('=HYPERLINK("http://x")', "s")
     registered = profile.cell(row=2, column=headings.index("Registrerad") + 1).value
-    assert registered.date() == date.today()
+    assert registered.date().isoformat() == today
     answers = book["Registreringar"]
     assert answers.cell(row=2, column=4).value == "EQ-5D-5L"
     assert book["Raderingar"].max_row == 1  # headings only
 
 
-def test_an_erased_person_gets_the_tombstone_and_the_access_log(full: Full, per_proc: RunPer) -> None:
+def test_an_erased_person_gets_the_tombstone_and_the_access_log(today: str, full: Full, per_proc: RunPer) -> None:
     assert per_proc("patient", "erase", TOLVAN, "--reason", "objection", "--yes").exit_code == 0
     result = per_proc("patient", "extract", TOLVAN, "--format", "json", "--language", "en")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["profile"] is None
     assert [doc[k] for k in ("registrations", "deliveries", "codes", "sessions")] == [[], [], [], []]
-    assert doc["erasures"] == [{"erased_on": date.today().isoformat(), "reason": "objection"}]
+    assert doc["erasures"] == [{"erased_on": today, "reason": "objection"}]
     assert doc["access_log"][-1]["what"] == "erased your data from the registry"
     assert "enrolled you in the registry" in [e["what"] for e in doc["access_log"]]
     (event,) = full.world.audit("patient.extract")

@@ -12,15 +12,14 @@ import pytest
 from tests.helpers.per import SAMORDNING, TOLVAN, RunPer, enrol_args
 from tests.helpers.world import World
 
-TODAY = date.today().isoformat()
 HOW = "to enrol again, give --override-objection --reason TEXT"
-TOLVAN_REFUSED = f"objected to registration on {TODAY}; erased ({HOW})"
-SAMORDNING_REFUSED = f"asked to be erased on {TODAY}; erased ({HOW})"
+TOLVAN_REFUSED = "objected to registration on {today}; erased (" + HOW + ")"
+SAMORDNING_REFUSED = "asked to be erased on {today}; erased (" + HOW + ")"
 
 
 @pytest.fixture
-def erased(world: World, per_proc: RunPer) -> World:
-    """Tolvan erased on objection, the samordningsnummer on request."""
+def erased(today: str, world: World, per_proc: RunPer) -> World:
+    """Tolvan erased on objection, the samordningsnummer on request, on ``today`` (taken first)."""
     world.enrol(SAMORDNING, mobile=None, email=None)
     for pnr, reason in ((TOLVAN, "objection"), (SAMORDNING, "request")):
         result = per_proc("patient", "erase", pnr, "--reason", reason, "--note", f"ärende {reason}", "--yes")
@@ -43,16 +42,16 @@ def _state(world: World) -> tuple[int, int]:
     ],
 )
 def test_enrolling_an_erased_person_again_is_refused_in_any_form(
-    erased: World, per_proc: RunPer, form: str, reason: str
+    erased: World, per_proc: RunPer, form: str, reason: str, today: str
 ) -> None:
     before = _state(erased)
     result = per_proc(*enrol_args(form))
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == f"Error: personnummer: {reason}\n"
+    assert result.stderr == f"Error: personnummer: {reason.format(today=today)}\n"
     assert _state(erased) == before
 
 
-def test_override_needs_a_reason_and_is_audited(erased: World, per_proc: RunPer) -> None:
+def test_override_needs_a_reason_and_is_audited(erased: World, per_proc: RunPer, today: str) -> None:
     before = _state(erased)
     for args, message in (
         (["--override-objection"], "--override-objection needs --reason TEXT: say why the objection is overridden"),
@@ -74,7 +73,7 @@ def test_override_needs_a_reason_and_is_audited(erased: World, per_proc: RunPer)
     assert event["details"] == {
         "source": "single",
         "override_objection": "Patienten har återkallat invändningen",
-        "erased_on": TODAY,
+        "erased_on": today,
     }
     listed = per_proc("patient", "objections", "--format", "json")
     assert [(o["personnummer"], o["enrolled_again"]) for o in json.loads(listed.stdout)] == [
@@ -88,7 +87,7 @@ def test_override_needs_a_reason_and_is_audited(erased: World, per_proc: RunPer)
     )
 
 
-def test_bulk_enrolment_rejects_erased_rows_unless_overridden(erased: World, per_proc: RunPer) -> None:
+def test_bulk_enrolment_rejects_erased_rows_unless_overridden(erased: World, per_proc: RunPer, today: str) -> None:
     source = erased.tmp / "patienter.csv"
     source.write_text(
         "Personnummer;Förnamn;Efternamn\n19121212-1212;Tolvan;Tolvansson\n7010632391;Åsa;Öberg\n"
@@ -106,8 +105,8 @@ def test_bulk_enrolment_rejects_erased_rows_unless_overridden(erased: World, per
     summary = json.loads(result.stdout)
     assert (summary["read"], summary["created"], summary["rejected"]) == (3, 1, 2)
     lines = [
-        f"line 2: personnummer: {TOLVAN_REFUSED}",
-        f"line 3: personnummer: {SAMORDNING_REFUSED}",
+        f"line 2: personnummer: {TOLVAN_REFUSED.format(today=today)}",
+        f"line 3: personnummer: {SAMORDNING_REFUSED.format(today=today)}",
     ]
     assert result.stderr.splitlines()[:2] == lines
     with rejects.open(encoding="utf-8-sig", newline="") as fh:
@@ -122,34 +121,36 @@ def test_bulk_enrolment_rejects_erased_rows_unless_overridden(erased: World, per
     assert (summary["created"], summary["unchanged"], summary["rejected"]) == (2, 1, 0)
     overrides = [e["details"] for e in erased.audit("patient.enrol") if "override_objection" in e["details"]]
     assert overrides == [
-        {"source": "file", "line": 2, "override_objection": "Återkallade invändningar, ärende 7", "erased_on": TODAY},
-        {"source": "file", "line": 3, "override_objection": "Återkallade invändningar, ärende 7", "erased_on": TODAY},
+        {"source": "file", "line": 2, "override_objection": "Återkallade invändningar, ärende 7", "erased_on": today},
+        {"source": "file", "line": 3, "override_objection": "Återkallade invändningar, ärende 7", "erased_on": today},
     ]
 
 
-def test_objections_list_in_every_format_by_period_and_audited(erased: World, per_proc: RunPer, actor: str) -> None:
+def test_objections_list_in_every_format_by_period_and_audited(
+    erased: World, per_proc: RunPer, actor: str, today: str
+) -> None:
     table = per_proc("patient", "objections")
     assert table.exit_code == 0, table.stderr
     assert table.stdout.splitlines() == [
         "personnummer    erased_on    reason     note              erased_by    enrolled_again",
         "--------------  -----------  ---------  ----------------  -----------  ----------------",
-        f"19121212-1212   {TODAY}   objection  ärende objection  {actor:<13}no",
-        f"19701063-2391   {TODAY}   request    ärende request    {actor:<13}no",
+        f"19121212-1212   {today}   objection  ärende objection  {actor:<13}no",
+        f"19701063-2391   {today}   request    ärende request    {actor:<13}no",
     ]
     assert per_proc("patient", "objections", "--format", "csv").stdout == (
         "personnummer,erased_on,reason,note,erased_by,enrolled_again\n"
-        f"19121212-1212,{TODAY},objection,ärende objection,{actor},no\n"
-        f"19701063-2391,{TODAY},request,ärende request,{actor},no\n"
+        f"19121212-1212,{today},objection,ärende objection,{actor},no\n"
+        f"19701063-2391,{today},request,ärende request,{actor},no\n"
     )
     assert json.loads(per_proc("patient", "objections", "--format", "jsonl").stdout.splitlines()[1]) == {
         "personnummer": "19701063-2391",
-        "erased_on": TODAY,
+        "erased_on": today,
         "reason": "request",
         "note": "ärende request",
         "erased_by": actor,
         "enrolled_again": False,
     }
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (date.fromisoformat(today) + timedelta(days=1)).isoformat()
     later = per_proc("patient", "objections", "--since", tomorrow, "--format", "json")
     assert (later.exit_code, json.loads(later.stdout)) == (0, [])
     earlier = per_proc("patient", "objections", "--until", "2020-01-01", "--format", "tsv")
