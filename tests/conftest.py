@@ -47,7 +47,11 @@ def pytest_runtest_makereport(
     started = getattr(item, "funcargs", {}).get("today")
     if call.when == "call" and report.failed and started and started != date.today().isoformat():
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: the test crossed midnight ({started})")
+        report.longrepr = (
+            str(item.path),
+            (item.location[1] or 0) + 1,
+            f"Skipped: the test crossed midnight ({started})",
+        )
     return report
 
 
