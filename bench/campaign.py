@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.password_send import _cores, _hash_seconds, _personnummer
+from bench.password_send import _busy_hash_seconds, _cores, _hash_seconds, _personnummer
 
 PER = str(Path(sys.executable).parent / "per")
 TARGET = 0.8
@@ -110,27 +110,15 @@ def _figure(name: str, patients: int, seconds: float, workers: int, hashes: tupl
                        "ratio_to_all_threads_at_once": rate / busy_rate}}  # fmt: skip
 
 
-def _busy_rate(threads: int, rounds: int) -> float:
-    """Hashes per second with ``threads`` threads hashing at once (diagnostic): what the cores really give while
-    all are busy, which on a shared machine can be a fifth below ``threads ÷ one hash``."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from per_cli.credentials.passwords import Argon2Params, hash_password
-
-    with ThreadPoolExecutor(threads) as pool:
-        started = time.perf_counter()
-        list(pool.map(lambda _: hash_password("aBcDeFgHjKmN", Argon2Params()), range(threads * rounds)))
-        return threads * rounds / (time.perf_counter() - started)
-
-
 def _bracketed(samples: int, workers: int, timed: Callable[[], float]) -> tuple[float, tuple[float, float]]:
     """``timed()``'s seconds, one hash's median time measured right before and right after it (these shared
-    machines drift by a third within minutes, so each figure gets a baseline of its own minutes), and the
-    all-threads-at-once hash rate around it."""
-    before, busy_before = _hash_seconds(samples), _busy_rate(workers, samples)
+    machines drift by a third within minutes, so each figure gets a baseline of its own minutes), and the rate of
+    ``workers`` threads hashing at once around it (diagnostic: on a shared machine up to a fifth below the
+    limit)."""
+    before, busy_before = _hash_seconds(samples), _busy_hash_seconds(samples, workers)
     seconds = timed()
-    after, busy_after = _hash_seconds(samples), _busy_rate(workers, samples)
-    return seconds, (statistics.median(before + after), (busy_before + busy_after) / 2)
+    after, busy_after = _hash_seconds(samples), _busy_hash_seconds(samples, workers)
+    return seconds, (statistics.median(before + after), 2 * workers / (busy_before + busy_after))
 
 
 def run(quick: bool) -> list[dict[str, object]]:

@@ -45,13 +45,14 @@ def _hash_seconds(samples: int) -> list[float]:
     return times
 
 
-def _busy_hash_seconds(rounds: int) -> float:
-    """The time of one hash while every core hashes: what a core really gives the pool (diagnostic only)."""
+def _busy_hash_seconds(rounds: int, threads: int | None = None) -> float:
+    """The time of one hash while every core (or ``threads`` threads) hashes: what a core really gives the pool
+    (diagnostic only)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from per_cli.credentials.passwords import Argon2Params, hash_password
 
-    cores = _cores()
+    cores = threads or _cores()
     with ThreadPoolExecutor(cores) as pool:
         started = time.perf_counter()
         list(pool.map(lambda _: hash_password("aBcDeFgHjKmN", Argon2Params()), range(cores * rounds)))
