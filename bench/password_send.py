@@ -52,10 +52,10 @@ def _busy_hash_seconds(rounds: int, threads: int | None = None) -> float:
 
     from per_cli.credentials.passwords import Argon2Params, hash_password
 
-    cores = threads or _cores()
-    with ThreadPoolExecutor(cores) as pool:
+    threads = threads or _cores()
+    with ThreadPoolExecutor(threads) as pool:
         started = time.perf_counter()
-        list(pool.map(lambda _: hash_password("aBcDeFgHjKmN", Argon2Params()), range(cores * rounds)))
+        list(pool.map(lambda _: hash_password("aBcDeFgHjKmN", Argon2Params()), range(threads * rounds)))
         return (time.perf_counter() - started) / rounds
 
 
