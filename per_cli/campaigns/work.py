@@ -26,9 +26,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 
 from per_cli.db.models import Campaign, CampaignTarget, CareUnit, PasswordDelivery, Patient, utcnow
 from per_cli.errors import InvalidInput
@@ -136,7 +136,7 @@ class _Shared:
     def loop(self) -> None:
         """A pipeline of three: this thread claims a batch and stores the previous one as pending while a hashing
         thread hashes the next, and a sending thread sends and records the one before (the network, the file
-        outbox's fsync); so hashing, the one cost that cannot be avoided, never waits for the database."""
+        outbox's writes); so hashing, the one cost that cannot be avoided, never waits for the database."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
         from per_cli.passwords.delivery.core import close_all
@@ -148,9 +148,15 @@ class _Shared:
         hashing: Future[list[_Hashed]] | None = None
         inflight: Future[None] | None = None
         unstored: list[list[tuple[Campaign, int, Target]]] = []  # claimed, not yet stored: given back on a stop
+        claimed: list[tuple[Campaign, int, Target]] = []
+        recover_at = 0.0  # monotonic
         try:
             while not self.stop.is_set():
-                self.recover(lookups)
+                # leases left by a dead worker: at the start, whenever the queue looks empty, and every quarter
+                # lease while busy (two statements a batch were CPU taken from hashing)
+                if not claimed or time.monotonic() >= recover_at:
+                    self.recover(lookups)
+                    recover_at = time.monotonic() + self.options.lease_seconds / 4
                 claimed = self.claim()
                 if claimed:
                     unstored.append(claimed)
@@ -189,54 +195,77 @@ class _Shared:
     # -- claiming --
 
     def claim(self) -> list[tuple[Campaign, int, Target]]:
+        """Claim the next queued patients and plan each from the current profile. Core statements, not the
+        ORM's unit of work: the rows are locked by the ``SELECT`` and claimed by one ``UPDATE`` (a claim is CPU
+        taken from the hashing thread)."""
+        from sqlalchemy import bindparam, tuple_
+
         from per_cli.credentials.contact_hold import HoldSettings
         from per_cli.passwords.delivery.listing import plan_held
 
         hold = HoldSettings.from_config(self.uow.config)
         now = utcnow()
-        lease = now + timedelta(seconds=self.options.lease_seconds)
+        table = cast(Table, CampaignTarget.__table__)
         out: list[tuple[Campaign, int, Target]] = []
+        ended: list[dict[str, Any]] = []  # erased, or nothing to send on: settled here
+        waiting: list[dict[str, Any]] = []  # SMS in the quiet hours
         with self.uow.transaction() as session:
-            rows = session.execute(
-                select(CampaignTarget)
-                .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+            conn = session.connection()
+            rows = conn.execute(
+                select(table.c.campaign_id, table.c.patient_id, table.c.line, table.c.channels, table.c.updated_at)
+                .join(Campaign, Campaign.id == table.c.campaign_id)
                 .where(
                     Campaign.mode == "queue",
-                    CampaignTarget.status == "queued",
-                    or_(CampaignTarget.not_before.is_(None), CampaignTarget.not_before <= now),
+                    table.c.status == "queued",
+                    or_(table.c.not_before.is_(None), table.c.not_before <= now),
                 )
-                .order_by(CampaignTarget.campaign_id, CampaignTarget.line)
+                .order_by(table.c.campaign_id, table.c.line)
                 .limit(self.options.batch)
-                .with_for_update(skip_locked=True, of=CampaignTarget)
-            ).scalars().all()  # fmt: skip
-            # the patients and their units in two queries, not one each: session.get then finds them in the
-            # identity map, which holds them only while they are referenced (hence ``held``)
-            ids = [r.patient_id for r in rows]
-            held: list[object] = list(session.execute(select(Patient).where(Patient.id.in_(ids))).scalars())
-            units = {p.unit_id for p in held if isinstance(p, Patient)}
-            held += session.execute(select(CareUnit).where(CareUnit.id.in_(units))).scalars().all()
+                .with_for_update(skip_locked=True, of=table)
+            ).all()  # fmt: skip
+            if not rows:
+                return out
+            campaigns = {c.id: c for c in session.execute(
+                select(Campaign).where(Campaign.id.in_({r.campaign_id for r in rows}))).scalars()}  # fmt: skip
+            patients = {p.id: p for p in session.execute(
+                select(Patient).where(Patient.id.in_([r.patient_id for r in rows]))).scalars()}  # fmt: skip
+            units = dict(conn.execute(select(CareUnit.id, CareUnit.code).where(
+                CareUnit.id.in_({p.unit_id for p in patients.values()}))).tuples().all())  # fmt: skip
+            claimed = []
             for row in rows:
-                campaign = session.get(Campaign, row.campaign_id)
-                patient = session.get(Patient, row.patient_id)
-                assert campaign is not None
+                campaign, patient = campaigns[row.campaign_id], patients.get(row.patient_id)
+                key = {"b_campaign": row.campaign_id, "b_patient": row.patient_id}
                 if patient is None:
-                    row.status, row.error, row.updated_at = "skipped", "the patient was erased", now
+                    ended.append({**key, "b_status": "skipped", "b_error": "the patient was erased"})
                     continue
-                unit = session.get(CareUnit, patient.unit_id)
                 channels = tuple(campaign.channels.split(","))
                 try:
-                    target, _ = plan_held(patient, unit.code if unit else "", channels,  # type: ignore[arg-type]
+                    target, _ = plan_held(patient, units.get(patient.unit_id, ""), channels,  # type: ignore[arg-type]
                                           campaign.channel_rule, hold, now, after=row.updated_at,
                                           checked=row.channels.split(","))  # fmt: skip
                 except InvalidInput as exc:
-                    row.status, row.error, row.updated_at = "failed", str(exc), now
+                    ended.append({**key, "b_status": "failed", "b_error": str(exc)})
                     continue
-                waiting = self.quiet.until(now) if self.quiet and "sms" in target.channels else None
-                if waiting is not None:
-                    row.not_before, row.updated_at = waiting, now
+                waiting_until = self.quiet.until(now) if self.quiet and "sms" in target.channels else None
+                if waiting_until is not None:
+                    waiting.append({**key, "b_not_before": waiting_until})
                     continue
-                row.status, row.lease_until, row.updated_at = "claimed", lease, now
+                claimed.append((row.campaign_id, row.patient_id))
                 out.append((campaign, row.line, target))
+            ours = (table.c.campaign_id == bindparam("b_campaign"), table.c.patient_id == bindparam("b_patient"))
+            if claimed:
+                lease = now + timedelta(seconds=self.options.lease_seconds)
+                conn.execute(
+                    table.update()
+                    .where(tuple_(table.c.campaign_id, table.c.patient_id).in_(claimed))
+                    .values(status="claimed", lease_until=lease, updated_at=now)
+                )
+            if ended:
+                conn.execute(table.update().where(*ours).values(
+                    status=bindparam("b_status"), error=bindparam("b_error"), updated_at=now), ended)  # fmt: skip
+            if waiting:
+                conn.execute(table.update().where(*ours).values(not_before=bindparam("b_not_before"),
+                                                                updated_at=now), waiting)  # fmt: skip
         return out
 
     def release(self, claimed: list[tuple[Campaign, int, Target]]) -> None:

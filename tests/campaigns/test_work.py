@@ -148,3 +148,28 @@ def test_quiet_hours_refuse_sms_now_and_the_queue_waits(desk: World, tmp_path: P
     assert result.exit_code == 1 and result.stderr.startswith("Error: --sms: no SMS in the quiet hours 00:00-23:59")
     email = desk.send("--file", str(listing), "--email", "--format", "json")
     assert email.exit_code == 0 and json.loads(email.stdout)[0]["status"] == "sent"  # e-mail is not held
+
+
+def test_a_queued_sms_claimed_in_the_quiet_hours_waits_for_their_end_and_nothing_is_sent(
+    desk: World, tmp_path: Path, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the queue is shared through PostgreSQL; on SQLite the sending process sends")
+    desk.enrol()
+    listing = tmp_path / "lista.txt"
+    listing.write_text(TOLVAN + "\n")
+    assert desk.send("--file", str(listing), "--sms", "--enqueue").exit_code == 0
+    desk.configure({"messages": {"quiet_hours": "00:00-23:59"}})  # now, whenever the test runs (nearly)
+    worker = subprocess.Popen([PER, "campaign", "work", "--concurrency", "1"], env={**os.environ, **desk.env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not desk.sql("SELECT 1 FROM campaign_target WHERE not_before IS NOT NULL") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGINT)
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 130, err
+    (row,) = desk.sql("SELECT status, not_before > now(), lease_until, error FROM campaign_target")
+    if row[1] is False:
+        pytest.skip("the test ran in the one minute outside the quiet hours")
+    assert tuple(row) == ("queued", True, None, None)
+    assert desk.messages() == [] and desk.sql("SELECT count(*) FROM password_delivery")[0][0] == 0
