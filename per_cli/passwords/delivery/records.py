@@ -69,7 +69,7 @@ def prepare(
         for channel, to in t.recipients
     ]
     if rows:
-        session.execute(insert(PasswordDelivery), rows)
+        session.connection().execute(insert(cast(Table, PasswordDelivery.__table__)), rows)  # Core: no ORM bulk path
         upsert_targets(
             session,
             [
