@@ -26,16 +26,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import select
 
-from per_cli.db.models import Campaign, CampaignTarget, CareUnit, PasswordDelivery, Patient, utcnow
+from per_cli.db.models import Campaign, CampaignTarget, PasswordDelivery, utcnow
 from per_cli.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from per_cli.campaigns.claim import Claimed
     from per_cli.campaigns.limits import QuietHours
     from per_cli.credentials.pending import Prior
     from per_cli.passwords.delivery.core import Delivery, SendSettings, Target
@@ -147,8 +148,8 @@ class _Shared:
         sending = ThreadPoolExecutor(1, thread_name_prefix="per-work-send")
         hashing: Future[list[_Hashed]] | None = None
         inflight: Future[None] | None = None
-        unstored: list[list[tuple[Campaign, int, Target]]] = []  # claimed, not yet stored: given back on a stop
-        claimed: list[tuple[Campaign, int, Target]] = []
+        unstored: list[list[Claimed]] = []  # claimed, not yet stored: given back on a stop
+        claimed: list[Claimed] = []
         recover_at = 0.0  # monotonic
         try:
             while not self.stop.is_set():
@@ -192,103 +193,17 @@ class _Shared:
             close_all(transports)  # type: ignore[arg-type]
             close_all(lookups)  # type: ignore[arg-type]
 
-    # -- claiming --
+    # -- claiming (per_cli.campaigns.claim) --
 
-    def claim(self) -> list[tuple[Campaign, int, Target]]:
-        """Claim the next queued patients and plan each from the current profile. Core statements, not the
-        ORM's unit of work: the rows are locked by the ``SELECT`` and claimed by one ``UPDATE`` (a claim is CPU
-        taken from the hashing thread)."""
-        from sqlalchemy import bindparam, tuple_
+    def claim(self) -> list[Claimed]:
+        from per_cli.campaigns.claim import claim
 
-        from per_cli.credentials.contact_hold import HoldSettings
-        from per_cli.passwords.delivery.listing import plan_held
+        return claim(self.uow, batch=self.options.batch, lease_seconds=self.options.lease_seconds, quiet=self.quiet)
 
-        hold = HoldSettings.from_config(self.uow.config)
-        now = utcnow()
-        table = cast(Table, CampaignTarget.__table__)
-        out: list[tuple[Campaign, int, Target]] = []
-        ended: list[dict[str, Any]] = []  # erased, or nothing to send on: settled here
-        waiting: list[dict[str, Any]] = []  # SMS in the quiet hours
-        with self.uow.transaction() as session:
-            conn = session.connection()
-            rows = conn.execute(
-                select(table.c.campaign_id, table.c.patient_id, table.c.line, table.c.channels, table.c.updated_at)
-                .join(Campaign, Campaign.id == table.c.campaign_id)
-                .where(
-                    Campaign.mode == "queue",
-                    table.c.status == "queued",
-                    or_(table.c.not_before.is_(None), table.c.not_before <= now),
-                )
-                .order_by(table.c.campaign_id, table.c.line)
-                .limit(self.options.batch)
-                .with_for_update(skip_locked=True, of=table)
-            ).all()  # fmt: skip
-            if not rows:
-                return out
-            campaigns = {c.id: c for c in session.execute(
-                select(Campaign).where(Campaign.id.in_({r.campaign_id for r in rows}))).scalars()}  # fmt: skip
-            patients = {p.id: p for p in session.execute(
-                select(Patient).where(Patient.id.in_([r.patient_id for r in rows]))).scalars()}  # fmt: skip
-            units = dict(conn.execute(select(CareUnit.id, CareUnit.code).where(
-                CareUnit.id.in_({p.unit_id for p in patients.values()}))).tuples().all())  # fmt: skip
-            claimed = []
-            for row in rows:
-                campaign, patient = campaigns[row.campaign_id], patients.get(row.patient_id)
-                key = {"b_campaign": row.campaign_id, "b_patient": row.patient_id}
-                if patient is None:
-                    ended.append({**key, "b_status": "skipped", "b_error": "the patient was erased"})
-                    continue
-                channels = tuple(campaign.channels.split(","))
-                try:
-                    target, _ = plan_held(patient, units.get(patient.unit_id, ""), channels,  # type: ignore[arg-type]
-                                          campaign.channel_rule, hold, now, after=row.updated_at,
-                                          checked=row.channels.split(","))  # fmt: skip
-                except InvalidInput as exc:
-                    ended.append({**key, "b_status": "failed", "b_error": str(exc)})
-                    continue
-                waiting_until = self.quiet.until(now) if self.quiet and "sms" in target.channels else None
-                if waiting_until is not None:
-                    waiting.append({**key, "b_not_before": waiting_until})
-                    continue
-                claimed.append((row.campaign_id, row.patient_id))
-                out.append((campaign, row.line, target))
-            ours = (table.c.campaign_id == bindparam("b_campaign"), table.c.patient_id == bindparam("b_patient"))
-            if claimed:
-                lease = now + timedelta(seconds=self.options.lease_seconds)
-                conn.execute(
-                    table.update()
-                    .where(tuple_(table.c.campaign_id, table.c.patient_id).in_(claimed))
-                    .values(status="claimed", lease_until=lease, updated_at=now)
-                )
-            if ended:
-                conn.execute(table.update().where(*ours).values(
-                    status=bindparam("b_status"), error=bindparam("b_error"), updated_at=now), ended)  # fmt: skip
-            if waiting:
-                conn.execute(table.update().where(*ours).values(not_before=bindparam("b_not_before"),
-                                                                updated_at=now), waiting)  # fmt: skip
-        return out
+    def release(self, claimed: list[Claimed]) -> None:
+        from per_cli.campaigns.claim import release
 
-    def release(self, claimed: list[tuple[Campaign, int, Target]]) -> None:
-        """Give back what this worker claimed and never stored (it stops): the queue has them again at once,
-        not when the lease runs out. Nothing of theirs was stored or sent. If the database is what failed, the
-        lease still gives them back."""
-        from sqlalchemy import tuple_, update
-
-        if not claimed:
-            return
-        keys = [(campaign.id, target.patient_id) for campaign, _, target in claimed]
-        try:
-            with self.uow.transaction() as session:
-                session.execute(
-                    update(CampaignTarget)
-                    .where(
-                        tuple_(CampaignTarget.campaign_id, CampaignTarget.patient_id).in_(keys),
-                        CampaignTarget.status == "claimed",
-                    )
-                    .values(status="queued", lease_until=None, updated_at=utcnow())
-                )
-        except Exception as exc:  # the lease is the fallback
-            log.warning("claimed patients not given back (%s); their lease returns them", type(exc).__name__)
+        release(self.uow, claimed)
 
     def anything_left(self) -> bool:
         with self.uow.transaction() as session:
@@ -302,7 +217,7 @@ class _Shared:
 
     # -- sending --
 
-    def hash(self, claimed: list[tuple[Campaign, int, Target]]) -> list[_Hashed]:
+    def hash(self, claimed: list[Claimed]) -> list[_Hashed]:
         """Make and hash the claimed patients' passwords, grouped by campaign (no database)."""
         from per_cli.credentials.passwords import generate_password, hash_password
 
