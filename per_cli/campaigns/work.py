@@ -56,6 +56,7 @@ class WorkOptions:
     max_attempts: int = 3
     backoff_seconds: float = 30.0
     poll_seconds: float = 1.0
+    drain_poll_seconds: float = 0.1  # draining while other workers finish their last batches
 
 
 @dataclass
@@ -177,9 +178,12 @@ class _Shared:
                     inflight = None
                     finished.result()
                     continue
-                if self.options.drain and not self.anything_left():
+                left = self.left() if self.options.drain else "queued"
+                if left is None:
                     return
-                self.stop.wait(self.options.poll_seconds)
+                # draining, with other workers' last batches all that is left: look again soon, so that this one
+                # exits right after the last of them (a back-off or the quiet hours: the usual poll)
+                self.stop.wait(self.options.drain_poll_seconds if left == "elsewhere" else self.options.poll_seconds)
             if inflight is not None:
                 inflight.result()
         except BaseException as exc:  # one line for the user; the other threads stop
@@ -205,15 +209,21 @@ class _Shared:
 
         release(self.uow, claimed)
 
-    def anything_left(self) -> bool:
+    def left(self) -> str | None:
+        """What a draining worker still waits for: ``elsewhere`` (patients other workers claimed or are sending
+        to; if one died, its lease gives them back), ``queued`` (waiting out a back-off or the quiet hours), or
+        None: nothing."""
         with self.uow.transaction() as session:
-            left = session.execute(
-                select(CampaignTarget.patient_id)
-                .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
-                .where(Campaign.mode == "queue", CampaignTarget.status.in_(("queued", "claimed", "sending")))
-                .limit(1)
-            ).first()  # fmt: skip
-        return left is not None
+            for states, what in ((("claimed", "sending"), "elsewhere"), (("queued",), "queued")):
+                found = session.execute(
+                    select(CampaignTarget.patient_id)
+                    .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+                    .where(Campaign.mode == "queue", CampaignTarget.status.in_(states))
+                    .limit(1)
+                ).first()  # fmt: skip
+                if found is not None:
+                    return what
+        return None
 
     # -- sending --
 
