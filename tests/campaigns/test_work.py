@@ -11,7 +11,9 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -155,6 +157,8 @@ def test_a_queued_sms_claimed_in_the_quiet_hours_waits_for_their_end_and_nothing
 ) -> None:
     if backend != "postgresql":
         pytest.skip("the queue is shared through PostgreSQL; on SQLite the sending process sends")
+    if datetime.now(ZoneInfo("Europe/Stockholm")).strftime("%H:%M") == "23:59":
+        pytest.skip("the test runs in the one minute outside the quiet hours")  # the worker would send
     desk.enrol()
     listing = tmp_path / "lista.txt"
     listing.write_text(TOLVAN + "\n")
